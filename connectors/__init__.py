@@ -1,0 +1,1 @@
+"""Inbound sources and outbound sinks behind small base classes and one registry."""

@@ -1,0 +1,1 @@
+"""Local services for `make run` and the tests: embedded broker, helpdesk, topic bootstrap."""
