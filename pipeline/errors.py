@@ -44,6 +44,7 @@ def classify(exc: BaseException) -> ErrorKind:
     An unexpected exception while processing one record most likely comes from that record's
     content; sending it to the dead-letter topic keeps the worker alive and the record replayable.
     """
-    if isinstance(exc, PipelineError):
-        return exc.kind
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, ErrorKind):
+        return kind
     return ErrorKind.bad_input

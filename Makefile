@@ -1,0 +1,56 @@
+# Porte-Voix — every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run stop test unit integration lint bench eval train schemas clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: venv ## Run broker, helpdesk, worker and demo traffic until Ctrl-C
+	$(BIN)/porte-voix run
+
+stop: ## Stop what `make run` started
+	@if [ -x $(BIN)/porte-voix ]; then $(BIN)/porte-voix stop; else echo "nothing was running"; fi
+
+test: venv ## Run the whole test suite (unit, contract, integration)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: venv ## Run the unit tests only
+	$(BIN)/pytest -q -m "not integration" tests/unit
+
+integration: venv ## Run the integration tests only
+	$(BIN)/pytest -q tests/integration
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy pipeline connectors schemas infra
+
+bench: venv ## Measure throughput and RSS; writes bench-results.json
+	$(BIN)/porte-voix bench --output bench-results.json
+
+eval: venv ## Enrichment quality on the dev set; writes eval-results.json
+	$(BIN)/python -m pipeline.enrich.evaluate --dev ../shared/data/dev_messages.jsonl --out eval-results.json
+
+train: venv ## Retrain the enrichment models from data/train
+	$(BIN)/python -m pipeline.enrich.train
+
+schemas: venv ## Export the JSON Schemas of every topic into schemas/jsonschema
+	$(BIN)/porte-voix schemas export schemas/jsonschema
+
+clean: stop ## Remove the venv and local state
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,76 @@
+"""Every setting of Porte-Voix, in one place, each with its environment name and a default.
+
+Read once per process with :func:`get_settings`; tests build their own ``Settings(...)``.
+Secrets are ``SecretStr`` so they never show up in logs, reprs or topics.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_RULES = PACKAGE_ROOT / "pipeline" / "routing" / "default_rules.yaml"
+DEFAULT_BRANDS = PACKAGE_ROOT / "infra" / "demo" / "brands.yaml"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Environment variables win over defaults; names are listed here."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTE_VOIX_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PORTE_VOIX_KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka-compatible brokers, comma-separated (env KAFKA_BOOTSTRAP_SERVERS).",
+    )
+    app_id: str = Field(default="porte-voix", description="faust app id = consumer group prefix.")
+    topic_replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor used when creating topics (3 in prod)."
+    )
+    topic_partitions_override: int | None = Field(
+        default=None, ge=1, description="Force every topic's partition count (small test setups)."
+    )
+    worker_web_port: int = Field(default=6066, description="faust web server port (127.0.0.1).")
+    worker_web_enabled: bool = Field(default=False, description="Start faust's web server.")
+    brands_file: Path = Field(default=DEFAULT_BRANDS, description="YAML brand directory.")
+    rules_file: Path = Field(default=DEFAULT_RULES, description="YAML routing rules.")
+    helpdesk_url: str = Field(
+        default="http://127.0.0.1:8090", description="django-helpdesk base URL (local CRM)."
+    )
+    helpdesk_token: SecretStr = Field(
+        default=SecretStr(""), description="django-helpdesk REST API token."
+    )
+    deliver_enabled: bool = Field(
+        default=True, description="Run the deliver agent (off for benchmarks without a CRM)."
+    )
+    deliver_max_attempts: int = Field(
+        default=8, ge=1, description="Retriable CRM failures are retried this many times."
+    )
+    deliver_backoff_seconds: float = Field(
+        default=0.5, gt=0, description="First retry delay; doubles each attempt, with jitter."
+    )
+    deliver_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    session_timeout_ms: int = Field(
+        default=6000, description="Consumer session timeout (short: group joins wait on it)."
+    )
+    heartbeat_interval_ms: int = Field(default=2000)
+    confidence_floor: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Labels below this confidence mark the event needs_review.",
+    )
+    dup_window_hours: float = Field(default=72.0, gt=0, description="Near-duplicate window.")
+    log_level: str = Field(default="INFO")
+
+    @property
+    def bootstrap_list(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings()
