@@ -24,8 +24,10 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "PORTE_VOIX_KAFKA_BOOTSTRAP_SERVERS"),
-        description="Kafka-compatible brokers, comma-separated (env KAFKA_BOOTSTRAP_SERVERS).",
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "PORTE_VOIX_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+        description="Kafka-compatible brokers, comma-separated host:port list.",
     )
     app_id: str = Field(default="porte-voix", description="faust app id = consumer group prefix.")
     topic_replication_factor: int = Field(
@@ -53,21 +55,38 @@ class Settings(BaseSettings):
     deliver_backoff_seconds: float = Field(
         default=0.5, gt=0, description="First retry delay; doubles each attempt, with jitter."
     )
-    deliver_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    deliver_backoff_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between two delivery attempts."
+    )
     session_timeout_ms: int = Field(
         default=6000, description="Consumer session timeout (short: group joins wait on it)."
     )
-    heartbeat_interval_ms: int = Field(default=2000)
+    heartbeat_interval_ms: int = Field(default=2000, description="Consumer heartbeat interval.")
     confidence_floor: float = Field(
         default=0.0, ge=0.0, le=1.0,
         description="Labels below this confidence mark the event needs_review.",
     )
     dup_window_hours: float = Field(default=72.0, gt=0, description="Near-duplicate window.")
-    log_level: str = Field(default="INFO")
+    log_level: str = Field(default="INFO", description="Log level of the CLI tools.")
 
     @property
     def bootstrap_list(self) -> list[str]:
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) of every setting, generated from the code."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    rows = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
+        default = field.default
+        shown = "(secret)" if isinstance(default, SecretStr) else (
+            default.relative_to(PACKAGE_ROOT).as_posix() if isinstance(default, Path)
+            and default.is_relative_to(PACKAGE_ROOT) else str(default))
+        rows.append((str(env), shown, field.description or ""))
+    return rows
 
 
 @lru_cache(maxsize=1)

@@ -41,7 +41,7 @@ def test_every_topic_value_model_has_a_schema_version() -> None:
 
 
 def test_unknown_topic_lookup_names_the_declared_topics() -> None:
-    with pytest.raises(KeyError, match="social.raw"):
+    with pytest.raises(KeyError, match=r"social\.raw"):
         topic("social.rwa")
 
 
