@@ -1,0 +1,63 @@
+"""Settings of the enrichment stage: thresholds and per-brand business facts, all defaulted.
+
+The brand table says which product areas exist for each brand (a bank delivers nothing, a
+sneaker shop runs no network), so a classifier score can never route a bank message to a
+delivery team. Brands not listed may use every area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.models import ProductArea
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "enrich.npz"
+
+_A = ProductArea
+
+
+def _default_brand_areas() -> dict[str, list[ProductArea]]:
+    """The project's demo brands; deployments override this table in their own config.
+
+    Only a telecom runs a network. The bank keeps ``delivery``: it ships cards and cheque books.
+    """
+    everything_but_network = [area for area in ProductArea if area is not _A.network]
+    return {
+        "Nuvia Mobile": list(ProductArea),
+        "Croque": list(everything_but_network),
+        "Banque Azur": list(everything_but_network),
+        "Kairo": list(everything_but_network),
+    }
+
+
+class EnrichConfig(BaseModel):
+    """Knobs of the enrichment stage; every field has a working default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confidence_floor: float = Field(
+        default=0.45, ge=0.0, le=1.0,
+        description="A sentiment, intent or area confidence below this asks for a human review.",
+    )
+    dup_window_hours: float = Field(default=72.0, gt=0.0)
+    dup_threshold: float = Field(
+        default=85.0, ge=0.0, le=100.0,
+        description="rapidfuzz ratio (0-100) on normalised text above which two texts are dups.",
+    )
+    dup_min_chars: int = Field(
+        default=16, ge=1, description="Shorter normalised texts ('merci !') are never dups."
+    )
+    dup_max_items_per_brand: int = Field(
+        default=20_000, ge=1, description="Bound of the per-brand window kept in memory."
+    )
+    brand_areas: dict[str, list[ProductArea]] = Field(default_factory=_default_brand_areas)
+    tier_micro_followers: int = Field(default=10_000, ge=0)
+    tier_macro_followers: int = Field(default=100_000, ge=0)
+    tier_celebrity_followers: int = Field(default=1_000_000, ge=0)
+    max_known_authors: int = Field(
+        default=200_000, ge=1, description="Bound of the author memory for author_first_time."
+    )
+    model_path: Path = Field(default=DEFAULT_MODEL_PATH)
