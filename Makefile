@@ -51,6 +51,7 @@ train: venv ## Retrain the enrichment models from data/train
 
 schemas: venv ## Export the JSON Schemas of every topic into schemas/jsonschema
 	$(BIN)/porte-voix schemas export schemas/jsonschema
+	$(BIN)/porte-voix topics catalog docs/catalog
 
 clean: stop ## Remove the venv and local state
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache
