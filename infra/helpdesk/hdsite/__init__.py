@@ -1,0 +1,1 @@
+"""Local django-helpdesk site: where `make run` and the integration tests deliver tickets."""
