@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     helpdesk_token: SecretStr = Field(
         default=SecretStr(""), description="django-helpdesk REST API token."
     )
+    helpdesk_queues: dict[str, int] = Field(
+        default_factory=dict,
+        description="Queue slug -> helpdesk queue id (JSON); empty = read from the helpdesk.",
+    )
     deliver_enabled: bool = Field(
         default=True, description="Run the deliver agent (off for benchmarks without a CRM)."
     )

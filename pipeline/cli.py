@@ -1,0 +1,252 @@
+"""``porte-voix``: the command line of the pipeline (typer).
+
+Imports are done inside commands so that ``porte-voix --help`` stays instant and a command only
+loads what it needs (the worker does not import Django, the CLI tools do not import faust).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Porte-Voix: community voice to CRM tickets, feedback and alerts.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+schemas_app = typer.Typer(help="Topic contracts (JSON Schema).", no_args_is_help=True)
+topics_app = typer.Typer(help="Topic administration.", no_args_is_help=True)
+rules_app = typer.Typer(help="Routing rules.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(topics_app, name="topics")
+app.add_typer(rules_app, name="rules")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def worker(loglevel: Annotated[str, typer.Option(help="faust log level")] = "info") -> None:
+    """Run the faust worker (normalize, enrich, route, deliver)."""
+    from pipeline.app import run_worker
+    from pipeline.settings import get_settings
+
+    run_worker(get_settings(), loglevel=loglevel)
+
+
+@app.command()
+def backfill(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of payloads")],
+    source: Annotated[str | None, typer.Option(help="Source of bare payload lines")] = None,
+    account: Annotated[str | None, typer.Option(help="Brand account of bare lines")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Write every line of FILE to social.raw (acks=all), with a progress bar."""
+    from tqdm import tqdm
+
+    from connectors.producer import RawProducer
+    from connectors.sources.backfill import BackfillConfig, BackfillSource
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    src = BackfillSource(BackfillConfig(path=file, source=source, account=account))
+    total = src.count()
+    with RawProducer(settings.bootstrap_list) as producer, tqdm(
+        total=total, unit="msg", disable=not progress, desc=file.name
+    ) as bar:
+        for acked in producer.send_all(src.read()):
+            bar.update(acked)
+    typer.echo(f"{total} raw payloads acknowledged on social.raw", err=True)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every declared topic that does not exist yet (idempotent)."""
+    from infra.topics import ensure_topics
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    created = ensure_topics(settings.bootstrap_list, settings.topic_replication_factor,
+                            settings.topic_partitions_override)
+    typer.echo(f"created {len(created)} topic(s)" + (": " + ", ".join(created) if created else ""))
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Print the declared topics: name, partitions, cleanup policy, key, value model."""
+    from schemas.topics import TOPICS
+
+    for spec in TOPICS.values():
+        typer.echo(f"{spec.name:28} {spec.partitions:>3}  {spec.cleanup_policy:8} "
+                   f"key={spec.key:18} {spec.value_model.__name__}")
+
+
+@schemas_app.command("export")
+def schemas_export(directory: Annotated[Path, typer.Argument(help="Output directory")]) -> None:
+    """Write one JSON Schema (draft 2020-12) per topic into DIRECTORY."""
+    from schemas.export import export_schemas
+
+    for path in export_schemas(directory):
+        typer.echo(str(path))
+
+
+@schemas_app.command("diff")
+def schemas_diff(old: Annotated[Path, typer.Argument(exists=True)],
+                 new: Annotated[Path, typer.Argument(exists=True)]) -> None:
+    """Explain in words what changed between two schema files or directories."""
+    from schemas.compat import schemas_diff_command
+
+    raise typer.Exit(schemas_diff_command(old, new))
+
+
+@schemas_app.command("check")
+def schemas_check() -> None:
+    """Fail when a model changed without the schema_version bump its change needs."""
+    from schemas.compat import check_against_baseline
+
+    problems = check_against_baseline()
+    for problem in problems:
+        typer.echo(problem, err=True)
+    raise typer.Exit(1 if problems else 0)
+
+
+@topics_app.command("catalog")
+def topics_catalog(directory: Annotated[Path, typer.Argument()] = Path("docs/catalog")) -> None:
+    """Write the topic catalog (Markdown and HTML) from the one topic declaration."""
+    from schemas.catalog import write_catalog
+
+    for path in write_catalog(directory):
+        typer.echo(str(path))
+
+
+@app.command("tail")
+def tail_cmd(
+    topic: Annotated[str, typer.Argument(help="Topic name, e.g. social.enriched")],
+    from_beginning: Annotated[bool, typer.Option("--from-beginning")] = False,
+    filters: Annotated[list[str] | None, typer.Option(
+        "--filter", help="FIELD=VALUE on the value (dotted), repeatable")] = None,
+    max_records: Annotated[int | None, typer.Option("--max")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="Print values as stored")] = False,
+) -> None:
+    """Pretty-print the records of a topic (keys, headers, parsed values)."""
+    from pipeline.settings import get_settings
+    from pipeline.tail import tail
+
+    raise typer.Exit(tail(get_settings().bootstrap_list, topic, from_beginning,
+                          filters or [], max_records, raw))
+
+
+@rules_app.command("check")
+def rules_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Validate a rules file; problems are printed with their line numbers."""
+    from pipeline.routing import RuleError, load_rules
+
+    try:
+        ruleset = load_rules(file)
+    except RuleError as exc:
+        for problem in exc.problems:
+            rule = f" [{problem.rule}]" if problem.rule else ""
+            typer.echo(f"{file}:{problem.line}:{rule} {problem.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{file}: {len(ruleset.rules)} rule(s), OK")
+
+
+@app.command()
+def enrich(
+    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False)],
+    output: Annotated[Path, typer.Option("--output")],
+) -> None:
+    """Enrich and route flat records offline (no broker): one JSON line out per line in."""
+    from pipeline.enrich import Enricher
+    from pipeline.offline import read_jsonl, route_records
+    from pipeline.routing import load_rules
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    with input.open(encoding="utf-8") as handle:
+        records = list(read_jsonl(handle))
+    rows = route_records(records, Enricher(), load_rules(settings.rules_file))
+    with output.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    typer.echo(f"{len(rows)} records enriched -> {output}", err=True)
+
+
+@app.command()
+def broker(port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 9092) -> None:
+    """Run the embedded in-memory broker (Tansu) in the foreground and create the topics."""
+    import signal
+    import threading
+
+    from infra.broker import EmbeddedBroker
+    from infra.topics import ensure_topics
+
+    with EmbeddedBroker(port=port) as b:
+        ensure_topics(b.bootstrap)
+        typer.echo(f"broker on {b.bootstrap} (memory only); Ctrl-C stops it")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="Replay the bundled demo traffic")] = True,
+    state_dir: Annotated[Path, typer.Option(help="Where pids, logs and helpdesk data go")] = Path(
+        ".run"),
+) -> None:
+    """Start broker, topics, helpdesk and worker, replay demo traffic, wait for Ctrl-C."""
+    from infra.run import run_all
+
+    _logging("INFO")
+    raise typer.Exit(run_all(state_dir=state_dir, demo=demo))
+
+
+@app.command()
+def stop(state_dir: Annotated[Path, typer.Option()] = Path(".run")) -> None:
+    """Stop what `porte-voix run` started (reads the pid files)."""
+    from infra.run import stop_all
+
+    typer.echo(stop_all(state_dir))
+
+
+@app.command()
+def bench(output: Annotated[Path, typer.Option()] = Path("bench-results.json"),
+          events: Annotated[int, typer.Option(help="Events per measurement")] = 5000) -> None:
+    """Measure passthrough, pipeline and enrichment throughput; write OUTPUT and print it."""
+    from pipeline.bench import run_bench
+
+    _logging("WARNING")
+    results = run_bench(events=events)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    typer.echo(json.dumps(results, indent=2))
+
+
+@app.command()
+def settings(markdown: Annotated[bool, typer.Option(help="As a Markdown table")] = False) -> None:
+    """List every setting with its environment variable, default and meaning."""
+    from pipeline.settings import settings_reference
+
+    rows = settings_reference()
+    if markdown:
+        typer.echo("| environment variable | default | meaning |\n|---|---|---|")
+        for env, default, doc in rows:
+            typer.echo(f"| `{env}` | `{default}` | {doc} |")
+    else:
+        for env, default, doc in rows:
+            typer.echo(f"{env:40} {default:28} {doc}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
