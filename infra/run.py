@@ -83,6 +83,24 @@ def _pid(state_dir: Path, name: str, pid: int) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+def _ingest_secrets(state_dir: Path) -> dict[str, str]:
+    """Webhook secrets for the local ingest server: from the environment, else made up once.
+
+    They are kept in ``ingest.env`` (mode 600) so a developer can sign test deliveries.
+    """
+    import secrets
+
+    path = state_dir / "ingest.env"
+    names = ("PORTE_VOIX_INGEST_META_APP_SECRET", "PORTE_VOIX_INGEST_META_VERIFY_TOKEN",
+             "PORTE_VOIX_INGEST_X_CONSUMER_SECRET", "PORTE_VOIX_INGEST_DISCOURSE_SECRET")
+    saved = dict(line.split("=", 1) for line in path.read_text().splitlines()
+                 if "=" in line) if path.exists() else {}
+    values = {n: os.environ.get(n) or saved.get(n) or secrets.token_hex(16) for n in names}
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
+    return values
+
+
 def _count_tickets(sink: object) -> int:
     try:
         return len(sink.list_tickets())  # type: ignore[attr-defined]
@@ -97,6 +115,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
     from connectors.sources.backfill import BackfillConfig, BackfillSource
     from infra.helpdesk_server import HelpdeskServer
 
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     previous = stop_all(state_dir)
@@ -110,6 +129,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
     helpdesk = HelpdeskServer(data_dir=state_dir / "helpdesk",
                               port=_port("PORTE_VOIX_HELPDESK_PORT", 8090))
     worker: subprocess.Popen[bytes] | None = None
+    ingest: subprocess.Popen[bytes] | None = None
     with _pid(state_dir, "run", os.getpid()):
         try:
             broker.start()
@@ -131,6 +151,14 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
                                           env=env, stdout=worker_log, stderr=worker_log,
                                           cwd=REPO)
             (state_dir / "worker.pid").write_text(str(worker.pid))
+            ingest_port = _port("PORTE_VOIX_INGEST_PORT", 8088)
+            ingest_env = _ingest_secrets(state_dir)
+            with (state_dir / "ingest.log").open("ab") as ingest_log:
+                ingest = subprocess.Popen(
+                    [sys.executable, "-m", "pipeline.cli", "ingest"],
+                    env={**env, **ingest_env, "PORTE_VOIX_INGEST_PORT": str(ingest_port)},
+                    stdout=ingest_log, stderr=ingest_log, cwd=REPO)
+            (state_dir / "ingest.pid").write_text(str(ingest.pid))
             sent = 0
             if demo:
                 with RawProducer(broker.bootstrap) as producer:
@@ -155,9 +183,14 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
                 "helpdesk": f"{info.base_url}/  (login {info.username} / "
                             f"{info.password.get_secret_value()})",
                 "tickets_created": last,
+                "webhooks": f"http://127.0.0.1:{ingest_port}/webhooks/{{meta,x,discourse}} "
+                            f"(secrets in {state_dir / 'ingest.env'})",
                 "kafka_bootstrap": broker.bootstrap,
                 "topics": "porte-voix topics list",
-                "read a topic": f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap} ...",
+                "read a topic": f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap} .venv/bin/porte-voix "
+                                "tail social.enriched --from-beginning",
+                "dead letters": f"KAFKA_BOOTSTRAP_SERVERS={broker.bootstrap} .venv/bin/porte-voix "
+                                "tail social.deadletter --from-beginning",
                 "logs": str(state_dir),
                 "stop": "Ctrl-C here, or `make stop` from another terminal",
             }
@@ -176,13 +209,14 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
             return 0
         finally:
             print("stopping…", file=sys.stderr)
-            if worker and worker.poll() is None:
-                worker.terminate()
-                try:
-                    worker.wait(15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            for proc in (ingest, worker):
+                if proc and proc.poll() is None:
+                    proc.terminate()
+                    try:
+                        proc.wait(15)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
             helpdesk.stop()
             broker.stop()
-            for name in ("worker", "broker"):
+            for name in ("ingest", "worker", "broker"):
                 (state_dir / f"{name}.pid").unlink(missing_ok=True)

@@ -39,6 +39,16 @@ def worker(loglevel: Annotated[str, typer.Option(help="faust log level")] = "inf
 
 
 @app.command()
+def ingest() -> None:
+    """Run the webhook ingest server (Meta, X, Discourse) in front of social.raw."""
+    from connectors.ingest import run_ingest
+    from pipeline.settings import get_settings
+
+    _logging(get_settings().log_level)
+    run_ingest()
+
+
+@app.command()
 def backfill(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of payloads")],
     source: Annotated[str | None, typer.Option(help="Source of bare payload lines")] = None,
@@ -232,9 +242,10 @@ def bench(output: Annotated[Path, typer.Option()] = Path("bench-results.json"),
 @app.command()
 def settings(markdown: Annotated[bool, typer.Option(help="As a Markdown table")] = False) -> None:
     """List every setting with its environment variable, default and meaning."""
-    from pipeline.settings import settings_reference
+    from connectors.ingest.settings import IngestSettings
+    from pipeline.settings import Settings, settings_reference
 
-    rows = settings_reference()
+    rows = settings_reference(Settings, IngestSettings)
     if markdown:
         typer.echo("| environment variable | default | meaning |\n|---|---|---|")
         for env, default, doc in rows:

@@ -78,11 +78,18 @@ class Settings(BaseSettings):
         return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
 
 
-def settings_reference() -> list[tuple[str, str, str]]:
+def settings_reference(*classes: type[BaseSettings]) -> list[tuple[str, str, str]]:
     """(environment variable, default, description) of every setting, generated from the code."""
-    prefix = Settings.model_config.get("env_prefix", "")
     rows = []
-    for name, field in Settings.model_fields.items():
+    for cls in classes or (Settings,):
+        rows.extend(_reference(cls))
+    return rows
+
+
+def _reference(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
+    prefix = cls.model_config.get("env_prefix", "")
+    rows = []
+    for name, field in cls.model_fields.items():
         alias = field.validation_alias
         env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
         default = field.default
