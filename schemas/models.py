@@ -22,10 +22,12 @@ __all__ = [
     "ConnectorHealth",
     "CrisisAlert",
     "CrisisSignal",
+    "CursorState",
     "DeadLetter",
     "EnrichedEvent",
     "Enrichment",
     "ErrorKind",
+    "FailedExpectation",
     "FeedbackItem",
     "Intent",
     "Kind",
@@ -34,6 +36,8 @@ __all__ = [
     "PiiKind",
     "Platform",
     "ProductArea",
+    "QualityResult",
+    "QuarantineRecord",
     "RawEnvelope",
     "Route",
     "Sentiment",
@@ -438,6 +442,72 @@ class ConnectorHealth(_Contract):
     status: Literal["ok", "degraded", "auth_failed", "token_expiring", "failing"]
     detail: str = ""
     last_success_at: datetime | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+# -------------------------------------------------------------------- connectors.cursors
+
+
+class CursorState(_Contract):
+    """Where a poller stands in one (account, stream): advanced only after the broker acked.
+
+    Kept on a compacted topic keyed by ``connector/account/stream``, so the latest value per key
+    is the cursor to resume from after a restart.
+    """
+
+    schema_version: Literal["1.0"] = "1.0"
+    connector: str
+    account: str
+    stream: str
+    cursor: str | None = Field(default=None, description="Opaque position: page token, date...")
+    high_watermark: datetime | None = Field(
+        default=None, description="Newest item time already stored (overlap re-reads collapse)."
+    )
+    items: int = Field(default=0, ge=0, description="Items stored so far for this stream.")
+    at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def key(self) -> str:
+        return f"{self.connector}/{self.account}/{self.stream}"
+
+
+# -------------------------------------------------------------- quality.quarantine/results
+
+
+class FailedExpectation(_Contract):
+    expectation: str = Field(description="great-expectations expectation type.")
+    column: str | None = None
+    detail: str = ""
+
+
+class QuarantineRecord(_Contract):
+    """A record that failed the data-quality gate, with the expectations it failed."""
+
+    schema_version: Literal["1.0"] = "1.0"
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: bytes | None = None
+    value: bytes = Field(description="The record as it was read.")
+    suite: str
+    failed: list[FailedExpectation]
+    at: datetime = Field(default_factory=utcnow)
+
+
+class QualityResult(_Contract):
+    """The outcome of validating one micro-batch of a topic against its suite."""
+
+    schema_version: Literal["1.0"] = "1.0"
+    batch_id: str
+    source_topic: str
+    suite: str
+    records: int = Field(ge=0)
+    failed_records: int = Field(ge=0)
+    success: bool
+    expectations: dict[str, bool] = Field(
+        default_factory=dict, description="Expectation -> passed, for the whole batch."
+    )
+    duration_ms: float = Field(ge=0.0)
     at: datetime = Field(default_factory=utcnow)
 
 

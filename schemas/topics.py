@@ -14,11 +14,14 @@ from schemas.models import (
     ConnectorHealth,
     CrisisAlert,
     CrisisSignal,
+    CursorState,
     DeadLetter,
     EnrichedEvent,
     FeedbackItem,
     ModerationItem,
     ProductArea,
+    QualityResult,
+    QuarantineRecord,
     RawEnvelope,
     SocialEvent,
     TicketCommand,
@@ -126,6 +129,23 @@ _TOPICS: tuple[TopicSpec, ...] = (
         purpose="Connector status: auth failures, expiring tokens, last success.",
         partitions=1, cleanup_policy="compact",
         producers=("connectors",), consumers=("dashboard",),
+    ),
+    TopicSpec(
+        "connectors.cursors", CursorState, key="connector/account/stream",
+        purpose="Poller positions per (account, stream); the latest value is the resume point.",
+        partitions=1, cleanup_policy="compact",
+        producers=("pollers",), consumers=("pollers",),
+    ),
+    TopicSpec(
+        "quality.quarantine", QuarantineRecord, key="source key",
+        purpose="Records that failed a data-quality suite, with the failed expectations.",
+        partitions=1, retention_ms=30 * DAY_MS,
+        producers=("quality",), consumers=("data teams", "operators"),
+    ),
+    TopicSpec(
+        "quality.results", QualityResult, key="source_topic",
+        purpose="One validation result per micro-batch and suite.",
+        partitions=1, producers=("quality",), consumers=("dashboard", "data teams"),
     ),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -25,9 +25,10 @@ def model_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     paths = []
     for name, info in model.model_fields.items():
         paths.append(prefix + name)
+        is_list = get_origin(info.annotation) is list
         for candidate in (info.annotation, *get_args(info.annotation)):
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                paths += model_paths(candidate, f"{prefix}{name}.")
+                paths += model_paths(candidate, f"{prefix}{name}{'[]' if is_list else ''}.")
     return paths
 
 
