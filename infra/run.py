@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from infra.broker import EmbeddedBroker, free_port
+from infra.broker import EmbeddedBroker
+from infra.processes import free_port, stop_process
 from infra.topics import ensure_topics
 
 log = logging.getLogger("porte-voix.run")
@@ -210,12 +211,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
         finally:
             print("stopping…", file=sys.stderr)
             for proc in (ingest, worker):
-                if proc and proc.poll() is None:
-                    proc.terminate()
-                    try:
-                        proc.wait(15)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
+                stop_process(proc)
             helpdesk.stop()
             broker.stop()
             for name in ("ingest", "worker", "broker"):

@@ -35,6 +35,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from connectors.producer import RawProducer
 from connectors.sources.backfill import envelope_from_line
 from infra.broker import EmbeddedBroker
+from infra.processes import stop_process
 from infra.topics import ensure_topics
 from pipeline.enrich import Enricher
 from pipeline.normalize.brands import BrandDirectory
@@ -196,11 +197,7 @@ def _worker_run(bootstrap: str, envelopes: list[RawEnvelope], tmp: Path) -> dict
                 "peak_rss_mib": round(peak / 2**20, 1)}
     finally:
         done.set()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=20)
         log.close()
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from infra.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -70,13 +72,7 @@ class WorkerProcess:
             self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process, timeout=20)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
