@@ -49,6 +49,24 @@ def ingest() -> None:
 
 
 @app.command()
+def poll(
+    source: Annotated[str, typer.Argument(
+        help="youtube, google_business, trustpilot, google_play, app_store, reddit")],
+    once: Annotated[bool, typer.Option("--once", help="Poll every stream once and exit")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between runs")] = 300.0,
+    account: Annotated[list[str] | None, typer.Option(
+        "--account", help="Overrides PORTE_VOIX_POLL_<SOURCE>_ACCOUNTS (repeatable)")] = None,
+) -> None:
+    """Poll a platform API into social.raw (cursor on connectors.cursors, health events)."""
+    from connectors.sources.pollers import poll_command
+    from pipeline.settings import get_settings
+
+    _logging(get_settings().log_level)
+    raise typer.Exit(poll_command(source, once=once, interval=interval,
+                                  accounts=account or None))
+
+
+@app.command()
 def backfill(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL of payloads")],
     source: Annotated[str | None, typer.Option(help="Source of bare payload lines")] = None,

@@ -125,7 +125,7 @@ _TOPICS: tuple[TopicSpec, ...] = (
         producers=("analytics",), consumers=("dashboard", "webhook"),
     ),
     TopicSpec(
-        "connectors.health", ConnectorHealth, key="connector",
+        "connectors.health", ConnectorHealth, key="connector/account",
         purpose="Connector status: auth failures, expiring tokens, last success.",
         partitions=1, cleanup_policy="compact",
         producers=("connectors",), consumers=("dashboard",),

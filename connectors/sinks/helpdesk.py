@@ -30,16 +30,12 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import requests
 from pydantic import SecretStr
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
+from connectors.http import CappedRetry, build_session
 from connectors.sinks.base import (
     DeliveryError,
     TicketSink,
@@ -86,68 +82,6 @@ def marker(command_id: str) -> str:
 def neutralize_template(text: str) -> str:
     """Break Django template delimiters with a zero-width space so the text stays verbatim."""
     return _TEMPLATE_SYNTAX.sub(lambda m: m.group(0) + _ZERO_WIDTH_SPACE, text)
-
-
-class CappedRetry(Retry):
-    """urllib3 Retry that waits out a short Retry-After but hands a long one back to the caller.
-
-    Sleeping an hour inside ``deliver`` would stall the worker; a longer Retry-After surfaces as
-    a retriable DeliveryError carrying the delay, and the pipeline schedules the retry.
-    """
-
-    def __init__(self, *args: Any, max_retry_after: float = 10.0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_retry_after = max_retry_after
-
-    def new(self, **kw: Any) -> Self:
-        kw.setdefault("max_retry_after", self.max_retry_after)
-        return super().new(**kw)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: BaseHTTPResponse | None = None,
-        error: Exception | None = None,
-        _pool: ConnectionPool | None = None,
-        _stacktrace: Any = None,
-    ) -> Self:
-        if response is not None:
-            delay = parse_retry_after(response.headers.get("Retry-After"))
-            if delay is not None and delay > self.max_retry_after:
-                raise MaxRetryError(
-                    _pool,  # type: ignore[arg-type]
-                    url or "",
-                    ResponseError(f"Retry-After {delay:.0f} s exceeds {self.max_retry_after} s"),
-                )
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-
-def build_session(
-    retries: int = 3, backoff_factor: float = 0.2, max_retry_after: float = 10.0
-) -> requests.Session:
-    """A session that retries connect errors, and 502/503/504 on idempotent methods only.
-
-    POST is never re-sent after the request went out (a lost answer to a create would otherwise
-    make a second ticket); the sink's lookup makes the pipeline's own retry safe instead.
-    """
-    retry = CappedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
-        backoff_factor=backoff_factor,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        max_retry_after=max_retry_after,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 def slugify(value: str) -> str:

@@ -1,5 +1,5 @@
-"""Inbound connectors; importing this package registers them all."""
+"""Inbound connectors; importing this package registers them all (backfill and the pollers)."""
 
-from connectors.sources import backfill
+from connectors.sources import backfill, pollers
 
-__all__ = ["backfill"]
+__all__ = ["backfill", "pollers"]

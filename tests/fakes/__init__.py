@@ -1,0 +1,1 @@
+"""Local fake HTTP servers of the polled platforms, enforcing their documented request rules."""
