@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run stop test unit integration lint bench eval train schemas clean
+.PHONY: help venv run stop test unit integration lint bench eval train schemas quality clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,9 +49,13 @@ eval: venv ## Enrichment quality on the dev set; writes eval-results.json
 train: venv ## Retrain the enrichment models from data/train
 	$(BIN)/python -m pipeline.enrich.train
 
-schemas: venv ## Export the JSON Schemas of every topic into schemas/jsonschema
+schemas: venv ## Export JSON Schemas, the topic catalog and the settings reference
 	$(BIN)/porte-voix schemas export schemas/jsonschema
 	$(BIN)/porte-voix topics catalog docs/catalog
+	$(BIN)/porte-voix settings --markdown > docs/settings.md
+
+quality: venv ## Data-quality suites over the demo sample; writes Data Docs to artifacts/quality
+	$(BIN)/python -m pipeline.quality.report --out artifacts/quality
 
 clean: stop ## Remove the venv and local state
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache

@@ -128,6 +128,10 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
 
     if settings.deliver_enabled:
         app.agent(topics["crm.commands"], name="deliver")(deliver_agent)
+    if settings.quality_enabled:
+        from pipeline.quality.agent import register_quality_agents
+
+        register_quality_agents(app, topics, settings)
     app.conf.porte_voix_settings = settings  # type: ignore[attr-defined]
     return app
 

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         description="Labels below this confidence mark the event needs_review.",
     )
     dup_window_hours: float = Field(default=72.0, gt=0, description="Near-duplicate window.")
+    quality_enabled: bool = Field(
+        default=True,
+        description="Run the data-quality agents (quarantine and per-batch results).",
+    )
+    quality_batch_size: int = Field(
+        default=500, ge=1, description="Records per quality micro-batch (at most)."
+    )
+    quality_batch_seconds: float = Field(
+        default=2.0, gt=0, description="A quality micro-batch closes after this many seconds."
+    )
     log_level: str = Field(default="INFO", description="Log level of the CLI tools.")
 
     @property
