@@ -20,6 +20,7 @@ from connectors.sinks.base import DeliveryError, TicketSink
 from pipeline.deliver import deliver_command
 from pipeline.enrich import EnrichConfig, Enricher
 from pipeline.normalize.brands import BrandDirectory
+from pipeline.repeats import RepeatFilter
 from pipeline.routing import load_rules
 from pipeline.settings import Settings
 from pipeline.stages import Origin, Output, enrich_stage, guarded, normalize_stage, route_stage
@@ -94,11 +95,12 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
                 dup_window_hours=settings.dup_window_hours)))
             state["enricher"] = await asyncio.to_thread(factory)
         enricher: Enricher = state["enricher"]
+        repeats = RepeatFilter()
         batches = stream.take_events(  # type: ignore[attr-defined]  # not in StreamT yet
             ENRICH_BATCH, within=ENRICH_BATCH_SECONDS)
         async for events in batches:
             await send_all(enrich_stage([e.value for e in events],
-                                        [origin_of(e) for e in events], enricher))
+                                        [origin_of(e) for e in events], enricher, repeats))
 
     @app.agent(topics["social.enriched"], name="route")
     async def route_agent(stream: StreamT[bytes]) -> None:

@@ -18,6 +18,7 @@ from pipeline.errors import BadInput
 from pipeline.normalize import normalize
 from pipeline.normalize.brands import BrandDirectory
 from pipeline.records import Origin, Output, dead_letter, describe, guarded
+from pipeline.repeats import RepeatFilter
 from pipeline.routing import RuleSet, plan
 from pipeline.routing.plan import outputs_for_topics
 from schemas.models import EnrichedEvent, RawEnvelope, SocialEvent, Stage
@@ -52,19 +53,23 @@ def parse_event(raw: bytes) -> SocialEvent:
         raise BadInput(f"not a SocialEvent: {describe(exc)}") from exc
 
 
-def enrich_stage(raws: Sequence[bytes], origins: Sequence[Origin],
-                 enricher: Enricher) -> list[Output]:
+def enrich_stage(raws: Sequence[bytes], origins: Sequence[Origin], enricher: Enricher,
+                 repeats: RepeatFilter | None = None) -> list[Output]:
     """social.events -> social.enriched, a batch at a time (the enricher is faster in batches).
 
-    Records that do not parse become dead letters; the others are enriched together, in order.
+    Records that do not parse become dead letters; exact re-deliveries of an item are dropped
+    (``repeats``); the others are enriched together, in order.
     """
     outputs: list[Output] = []
     good: list[SocialEvent] = []
     for raw, origin in zip(raws, origins, strict=True):
         try:
-            good.append(parse_event(raw))
+            event = parse_event(raw)
         except BadInput as exc:
             outputs.append(dead_letter(Stage.enrich, exc, raw, origin))
+            continue
+        if repeats is None or not repeats.is_repeat(event):
+            good.append(event)
     for event, enrichment in zip(good, enricher.enrich_many(good), strict=True):
         enriched = EnrichedEvent(event=event, enrichment=enrichment)
         outputs.append(Output.of("social.enriched", event.conversation_key, enriched,
