@@ -13,7 +13,10 @@ poller learns it was rate limited even when the retry succeeded.
 
 from __future__ import annotations
 
+import email.utils
+import time
 from collections.abc import Collection
+from datetime import UTC
 from typing import Any, Self
 
 import requests
@@ -23,7 +26,23 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from connectors.sinks.base import parse_retry_after
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), never negative."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with an unknown source zone
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
 
 __all__ = [
     "POLL_RETRY_STATUSES",

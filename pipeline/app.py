@@ -43,10 +43,9 @@ def origin_of(event: EventT) -> Origin:
 
 def make_sink(settings: Settings) -> TicketSink:
     """The CRM sink named by the settings (the local helpdesk by default)."""
-    from connectors.sinks.helpdesk import HelpdeskSink
+    from connectors.sinks.registry import make_sink as build
 
-    return HelpdeskSink(base_url=settings.helpdesk_url, api_token=settings.helpdesk_token,
-                        queues=settings.helpdesk_queues or None)
+    return build(settings.crm_sink)
 
 
 def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink] = make_sink,

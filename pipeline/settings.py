@@ -40,15 +40,10 @@ class Settings(BaseSettings):
     worker_web_enabled: bool = Field(default=False, description="Start faust's web server.")
     brands_file: Path = Field(default=DEFAULT_BRANDS, description="YAML brand directory.")
     rules_file: Path = Field(default=DEFAULT_RULES, description="YAML routing rules.")
-    helpdesk_url: str = Field(
-        default="http://127.0.0.1:8090", description="django-helpdesk base URL (local CRM)."
-    )
-    helpdesk_token: SecretStr = Field(
-        default=SecretStr(""), description="django-helpdesk REST API token."
-    )
-    helpdesk_queues: dict[str, int] = Field(
-        default_factory=dict,
-        description="Queue slug -> helpdesk queue id (JSON); empty = read from the helpdesk.",
+    crm_sink: str = Field(
+        default="helpdesk",
+        description="Registered CRM sink the deliver agent uses; its own settings are "
+        "PORTE_VOIX_<NAME>_* (see the sink).",
     )
     deliver_enabled: bool = Field(
         default=True, description="Run the deliver agent (off for benchmarks without a CRM)."
@@ -102,7 +97,7 @@ def _reference(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
     for name, field in cls.model_fields.items():
         alias = field.validation_alias
         env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         shown = "(secret)" if isinstance(default, SecretStr) else (
             default.relative_to(PACKAGE_ROOT).as_posix() if isinstance(default, Path)
             and default.is_relative_to(PACKAGE_ROOT) else str(default))

@@ -7,13 +7,14 @@ which CRM answered. HTTP sinks sort responses with :func:`error_kind_for_status`
 
 from __future__ import annotations
 
-import email.utils
-import time
 from abc import ABC, abstractmethod
-from datetime import UTC
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import requests
+from pydantic_settings import BaseSettings
+
+from connectors.http import parse_retry_after
 from pipeline.errors import PipelineError
 from schemas.models import ErrorKind, TicketCommand, TicketResult
 
@@ -78,23 +79,6 @@ def error_kind_for_status(status: int) -> ErrorKind:
     return ErrorKind.bad_input
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), never negative."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with an unknown source zone
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
 class TicketSink(ABC):
     """A target system for tickets; ``deliver`` must be idempotent per ``command_id``.
 
@@ -104,6 +88,12 @@ class TicketSink(ABC):
     """
 
     name: ClassVar[str]
+    config_model: ClassVar[type[BaseSettings]]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: Any, session: requests.Session | None = None) -> TicketSink:
+        """Build the sink from its settings (``config_model``), sharing ``session`` if given."""
 
     @abstractmethod
     def deliver(self, cmd: TicketCommand) -> TicketResult:

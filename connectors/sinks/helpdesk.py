@@ -33,7 +33,8 @@ from html.parser import HTMLParser
 from typing import Any, ClassVar
 
 import requests
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.http import CappedRetry, build_session
 from connectors.sinks.base import (
@@ -42,6 +43,7 @@ from connectors.sinks.base import (
     error_kind_for_status,
     parse_retry_after,
 )
+from connectors.sinks.registry import register_sink
 from schemas.models import Action, ErrorKind, TicketCommand, TicketOutcome, TicketResult
 
 __all__ = [
@@ -127,6 +129,21 @@ def _has_marker(texts: Iterator[str], mark: str) -> bool:
     return False
 
 
+class HelpdeskConfig(BaseSettings):
+    """Where the django-helpdesk is and how to reach it (env ``PORTE_VOIX_HELPDESK_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTE_VOIX_HELPDESK_", extra="ignore")
+
+    url: str = Field(default="http://127.0.0.1:8090", description="django-helpdesk base URL.")
+    token: SecretStr = Field(default=SecretStr(""), description="REST API token (DRF).")
+    queues: dict[str, int] = Field(
+        default_factory=dict,
+        description="Queue slug -> helpdesk queue id (JSON); empty = read from the helpdesk.",
+    )
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+
+
+@register_sink
 class HelpdeskSink(TicketSink):
     """Deliver TicketCommands to django-helpdesk (REST API, token auth).
 
@@ -141,6 +158,7 @@ class HelpdeskSink(TicketSink):
     """
 
     name: ClassVar[str] = "helpdesk"
+    config_model: ClassVar[type[BaseSettings]] = HelpdeskConfig
 
     def __init__(
         self,
@@ -168,6 +186,13 @@ class HelpdeskSink(TicketSink):
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_size = cache_size
         self._status_scopes = status_scopes
+
+    @classmethod
+    def from_config(cls, config: Any, session: requests.Session | None = None) -> HelpdeskSink:
+        if not isinstance(config, HelpdeskConfig):
+            raise TypeError(f"HelpdeskSink needs a HelpdeskConfig, not {type(config).__name__}")
+        return cls(config.url, config.token, session=session, timeout=config.timeout_seconds,
+                   queues=config.queues or None)
 
     @classmethod
     def from_info(cls, info: Any, **kwargs: Any) -> HelpdeskSink:

@@ -32,6 +32,10 @@ class ScriptedSink(TicketSink):
 
     name = "scripted"
 
+    @classmethod
+    def from_config(cls, config: object, session: object = None) -> ScriptedSink:
+        return cls([])
+
     def __init__(self, errors: list[DeliveryError]) -> None:
         self.errors = list(errors)
         self.calls = 0

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.sinks.helpdesk import HelpdeskConfig, HelpdeskSink
+from connectors.sinks.registry import make_sink
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,15 +24,24 @@ def test_kafka_bootstrap_servers_is_read_from_its_conventional_name(
 
 def test_secrets_never_show_in_a_repr_or_a_dump(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTE_VOIX_HELPDESK_TOKEN", "tok-very-secret")
-    settings = Settings()
-    assert "tok-very-secret" not in repr(settings)
-    assert "tok-very-secret" not in settings.model_dump_json()
-    assert settings.helpdesk_token.get_secret_value() == "tok-very-secret"
+    config = HelpdeskConfig()
+    assert "tok-very-secret" not in repr(config)
+    assert "tok-very-secret" not in config.model_dump_json()
+    assert config.token.get_secret_value() == "tok-very-secret"
 
 
 def test_helpdesk_queues_are_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTE_VOIX_HELPDESK_QUEUES", '{"support": 1, "billing": 2}')
-    assert Settings().helpdesk_queues == {"support": 1, "billing": 2}
+    assert HelpdeskConfig().queues == {"support": 1, "billing": 2}
+
+
+def test_the_worker_builds_the_sink_named_in_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTE_VOIX_HELPDESK_URL", "http://127.0.0.1:1/")
+    sink = make_sink(Settings().crm_sink)
+    assert isinstance(sink, HelpdeskSink)
+    assert sink.base_url == "http://127.0.0.1:1"
+    with pytest.raises(KeyError, match="registered"):
+        make_sink("nope")
 
 
 def test_committed_settings_reference_matches_the_code() -> None:
