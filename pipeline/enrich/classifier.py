@@ -5,8 +5,10 @@ batch costs a single sparse-dense product whatever the number of labels. A secon
 linear layer ("stacking") then re-reads every head's probabilities together with the rating,
 the language and the lexicon cues, so that e.g. a confident ``praise`` intent pulls sentiment
 towards positive; it is trained on out-of-fold probabilities, never on its own training fit.
-It is kept only for the heads where cross-validation showed a gain. Loading reads arrays only
-(``allow_pickle=False``): a model file cannot run code.
+It is kept only for the heads where cross-validation showed a gain. Some heads read only the
+word block (their character weights are zero, see ``train.WORD_ONLY_HEADS``), and the
+decision thresholds of the yes/no heads travel in ``meta["thresholds"]``. Loading reads
+arrays only (``allow_pickle=False``): a model file cannot run code.
 """
 
 from __future__ import annotations

@@ -75,8 +75,12 @@ class NearDuplicateIndex:
         root = match.root_id if match is not None else event_id
         entry = _Entry(event_id, root, created_at, key, shingles)
         window.entries.append(entry)
+        index = window.index
         for shingle in shingles:
-            window.index.setdefault(shingle, deque()).append(entry)
+            posting = index.get(shingle)
+            if posting is None:
+                index[shingle] = posting = deque()
+            posting.append(entry)
         dup_of = None if match is None else match.root_id
         self._seen_ids[event_id] = dup_of
         return dup_of

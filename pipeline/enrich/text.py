@@ -12,6 +12,7 @@ _DIGITS = re.compile(r"\d")
 _REPEAT = re.compile(r"(\w)\1{2,}")
 _SPACES = re.compile(r"\s+")
 _LETTER = re.compile(r"[^\W\d_]")
+_PUNCT = re.compile(r"[^\w\s]")
 _ELISION = re.compile(r"\b([cdjlmnst]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
 
 
@@ -73,5 +74,5 @@ def for_dedup(text: str) -> str:
     text = _URL.sub(" ", text)
     text = _MENTION.sub(" ", text)
     text = strip_accents(text.lower())
-    text = re.sub(r"[^\w\s]", " ", text)
+    text = _PUNCT.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

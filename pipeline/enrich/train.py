@@ -4,7 +4,9 @@ Run ``python -m pipeline.enrich.train``.
 
 Reproducible: files are read in name order, exact duplicate texts are dropped, and every
 random step is seeded. Prints cross-validated figures on the training data (per language for
-sentiment and intent), then fits on everything and writes ``models/enrich.npz``.
+sentiment and intent), chooses the thresholds of the yes/no heads on folds that hold whole
+files out (new clusters, new wording), then fits on everything and writes
+``models/enrich.npz`` with the thresholds in its metadata.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from pipeline.enrich.classifier import (
     BINARY_HEADS,
@@ -50,6 +52,7 @@ C_BY_HEAD = {"sentiment": 8.0, "intent": 8.0, "product_area": 8.0, "urgency": 4.
 class Example:
     doc: Doc
     labels: dict[str, str]
+    source: str = ""
 
 
 def _label(record: dict[str, object], head: str) -> str | None:
@@ -87,15 +90,28 @@ def load_examples(train_dir: Path) -> tuple[list[Example], str]:
                       int(rating) if isinstance(rating, int) else None,
                       str(record.get("lang") or "other"))
             labels = {h: v for h in HEADS if (v := _label(record, h)) is not None}
-            examples.append(Example(doc, labels))
+            examples.append(Example(doc, labels, path.name))
     return examples, digest.hexdigest()[:12]
 
 
-def fit_head(name: str, x: sp.csr_matrix, y: Sequence[str]) -> Head:
+# Heads that read word features only. Crisis messages come in clusters about one topic, and
+# character n-grams let the model learn the topics of past clusters instead of what makes a
+# crisis: with training files held out whole (clusters never seen), crisis F1 rose from 0.57
+# to 0.62 with words only, while the other heads lost a little.
+WORD_ONLY_HEADS = frozenset({"crisis"})
+
+
+def fit_head(name: str, x: sp.csr_matrix, y: Sequence[str], n_word: int | None = None) -> Head:
+    """One logistic regression; a word-only head gets zero weights on character columns."""
     model = LogisticRegression(C=C_BY_HEAD[name], max_iter=3000, class_weight="balanced",
                                random_state=SEED)
+    width = x.shape[1]
+    if n_word is not None and name in WORD_ONLY_HEADS:
+        x = x[:, :n_word]
     model.fit(x, np.asarray(y))
-    return Head(name, tuple(str(c) for c in model.classes_), model.coef_.astype(np.float32),
+    coef = np.zeros((model.coef_.shape[0], width), dtype=np.float32)
+    coef[:, :x.shape[1]] = model.coef_
+    return Head(name, tuple(str(c) for c in model.classes_), coef,
                 model.intercept_.astype(np.float32))
 
 
@@ -103,11 +119,48 @@ def fit_all(prepared: Sequence[Prepared], examples: Sequence[Example],
             meta: dict[str, object]) -> TextModels:
     featurizer = Featurizer.fit(prepared, MAX_WORD_FEATURES, MAX_CHAR_FEATURES)
     x = featurizer.transform(prepared)
+    n_word = len(featurizer.word.vocabulary_)
     heads = []
     for name in HEADS:
         rows = [i for i, ex in enumerate(examples) if name in ex.labels]
-        heads.append(fit_head(name, x[rows], [examples[i].labels[name] for i in rows]))
+        heads.append(fit_head(name, x[rows], [examples[i].labels[name] for i in rows], n_word))
     return TextModels(featurizer, heads, meta)
+
+
+THRESHOLD_GRID = np.round(np.arange(0.25, 0.751, 0.05), 2)
+
+
+def choose_thresholds(x: sp.csr_matrix, n_word: int, examples: Sequence[Example],
+                      folds: int) -> dict[str, float]:
+    """Decision threshold of each binary head: the most accurate one out of fold.
+
+    Whole training files are held out together, so a fold never holds messages of a cluster
+    (an outage, a scandal) it was trained on: that is what new traffic looks like, and
+    random folds would make the crisis head look surer than it is. Ties go to the threshold
+    nearest 0.5. The featurizer is the one fitted on everything (no labels are involved).
+    """
+    chosen: dict[str, float] = {}
+    for name in BINARY_HEADS:
+        rows = np.array([i for i, ex in enumerate(examples) if name in ex.labels])
+        y = np.array([examples[i].labels[name] == "1" for i in rows])
+        groups = [examples[i].source for i in rows]
+        if len(set(groups)) < folds or y.all() or not y.any():
+            continue
+        xs = x[rows]
+        p = np.zeros(len(rows), dtype=np.float32)
+        for train_idx, test_idx in GroupKFold(n_splits=folds).split(xs, y, groups):
+            head = fit_head(name, xs[train_idx], ["1" if v else "0" for v in y[train_idx]],
+                            n_word)
+            scores = np.asarray(xs[test_idx] @ head.coef.T).ravel() + head.intercept[0]
+            p1 = 1.0 / (1.0 + np.exp(-scores))
+            p[test_idx] = p1 if head.classes[1] == "1" else 1.0 - p1
+        accuracy = [float(((p >= t) == y).mean()) for t in THRESHOLD_GRID]
+        best = max(range(len(THRESHOLD_GRID)),
+                   key=lambda k: (round(accuracy[k], 4), -abs(THRESHOLD_GRID[k] - 0.5)))
+        chosen[name] = float(THRESHOLD_GRID[best])
+        print(f"  threshold {name:<17} {chosen[name]:.2f}  grouped-CV accuracy "
+              f"{accuracy[best]:.3f} (at 0.50: {accuracy[list(THRESHOLD_GRID).index(0.5)]:.3f})")
+    return chosen
 
 
 def out_of_fold(prepared: Sequence[Prepared], examples: Sequence[Example],
@@ -199,6 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.folds}-fold cross-validation on the training data:")
         report(examples, predicted)
     models = fit_all(prepared, examples, meta)
+    if args.folds:
+        print("decision thresholds (training files held out whole):")
+        meta["thresholds"] = choose_thresholds(
+            models.featurizer.transform(prepared), len(models.featurizer.word.vocabulary_),
+            examples, args.folds)
     models = TextModels(models.featurizer, list(models.heads.values()), meta, stacked)
     models.save(args.out)
     size = args.out.stat().st_size / 1e6

@@ -1,7 +1,9 @@
 """Cue lexicons (EN/FR): phrase lists compiled once into one regex per family.
 
 They feed the classifiers as features and name the reasons behind an urgency or crisis label,
-so a person can see why a message was escalated.
+so a person can see why a message was escalated. ``cues`` scans a text once with every
+family joined into one pattern of named groups (one pass instead of one per family); a
+phrase listed in two families counts for both.
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ def _phrase_pattern(phrase: str) -> str:
     return r"\s+".join(parts)
 
 
-def _load(family: str) -> re.Pattern[str]:
+def _phrases(family: str) -> set[str]:
     lines = (LEXICON_DIR / f"{family}.txt").read_text(encoding="utf-8").splitlines()
     phrases = {strip_accents(line.strip().lower()) for line in lines}
-    phrases = {p for p in phrases if p and not p.startswith("#")}
-    alternatives = sorted((_phrase_pattern(p) for p in phrases), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+    return {p for p in phrases if p and not p.startswith("#")}
+
+
+def _alternation(phrases: set[str]) -> str:
+    return "|".join(sorted((_phrase_pattern(p) for p in phrases), key=len, reverse=True))
+
+
+def _load(family: str) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + _alternation(_phrases(family)) + r")(?!\w)")
 
 
 @lru_cache(maxsize=1)
@@ -40,11 +48,61 @@ def lexicons() -> dict[str, re.Pattern[str]]:
     return {family: _load(family) for family in FAMILIES}
 
 
+def _atoms(phrase: str) -> tuple[str, ...]:
+    """A phrase as regex atoms, with the same meaning as ``_phrase_pattern``."""
+    atoms: list[str] = []
+    for k, word in enumerate(phrase.split()):
+        if k:
+            atoms.append(r"\s+")
+        for ch in word.rstrip("*"):
+            if ch == "'":
+                atoms.append(r"['’]?\s*")
+            elif ch == "?" and atoms:
+                atoms[-1] = f"(?:{atoms[-1]})?"
+            else:
+                atoms.append(re.escape(ch))
+        if word.endswith("*"):
+            atoms.append(r"\w*")
+    return tuple(atoms)
+
+
+_END = ""
+
+
+def _trie_regex(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
+    """Alternation with shared prefixes factored out, so a scan tries each prefix once."""
+    branches = [atom + _trie_regex(child) for atom, child in node.items() if atom != _END]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 and len(branches[0]) <= 1 \
+        else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if _END in node else body
+
+
+@lru_cache(maxsize=1)
+def _combined() -> re.Pattern[str]:
+    """Every family's phrases in one prefix-factored pattern (greedy: longest phrase wins)."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for family in FAMILIES:
+        for phrase in _phrases(family):
+            node = root
+            for atom in _atoms(phrase):
+                node = node.setdefault(atom, {})
+            node[_END] = {}
+    return re.compile(r"(?<!\w)" + _trie_regex(root) + r"(?!\w)")
+
+
+@lru_cache(maxsize=4096)
+def _families_of(matched: str) -> tuple[str, ...]:
+    """Families with a phrase that the matched text starts with (a longer phrase shadows
+    a shorter one of another family in the scan: "can't log in" still counts "can't")."""
+    return tuple(f for f, pattern in lexicons().items() if pattern.match(matched))
+
+
 def cues(model_text: str) -> dict[str, int]:
     """Hit counts per family on text already passed through ``text.for_model``."""
     found: dict[str, int] = {}
-    for family, pattern in lexicons().items():
-        hits = len(pattern.findall(model_text))
-        if hits:
-            found[family] = hits
+    for matched in _combined().findall(model_text):
+        for family in _families_of(matched):
+            found[family] = found.get(family, 0) + 1
     return found
