@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import faust
 from faust.types import EventT, StreamT
 
 from connectors.sinks.base import DeliveryError, TicketSink
-from pipeline.deliver import deliver_command
+from pipeline.deliver import RETRY_TOPICS, RetryPolicy, deliver_command, retry_state
 from pipeline.enrich import EnrichConfig, Enricher
 from pipeline.normalize.brands import BrandDirectory
 from pipeline.repeats import RepeatFilter
@@ -107,28 +108,50 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
             await send_all(guarded(Stage.route, lambda raw: route_stage(raw, rules),
                                    event.value, origin_of(event)))
 
-    async def deliver_agent(stream: StreamT[bytes]) -> None:
+    policy = RetryPolicy(
+        in_place_attempts=settings.deliver_max_attempts,
+        backoff=settings.deliver_backoff_seconds,
+        backoff_max=settings.deliver_backoff_max_seconds,
+        delays=settings.deliver_retry_delays,
+    )
+
+    def sink() -> TicketSink:
         if "sink" not in state:
             state["sink"] = sink_factory(settings)
-        sink: TicketSink = state["sink"]
-        async for event in stream.events():
-            try:
-                outputs = await deliver_command(
-                    event.value, origin_of(event), sink, _in_thread,
-                    max_attempts=settings.deliver_max_attempts,
-                    backoff=settings.deliver_backoff_seconds,
-                    backoff_max=settings.deliver_backoff_max_seconds,
-                )
-            except DeliveryError as exc:
-                if exc.kind is ErrorKind.fatal:
-                    log.critical("CRM delivery cannot work (%s): stopping without committing", exc)
-                    await app.crash(exc)
-                    return
+        return state["sink"]  # type: ignore[no-any-return]
+
+    async def deliver(event: EventT, level: int, prior_attempts: int) -> None:
+        try:
+            outputs = await deliver_command(event.value, origin_of(event), sink(), _in_thread,
+                                            policy, level, prior_attempts)
+        except DeliveryError as exc:
+            if exc.kind is not ErrorKind.fatal:
                 raise
-            await send_all(outputs)
+            log.critical("CRM delivery cannot work (%s): stopping without committing", exc)
+            await app.crash(exc)
+            # Never return: the stream must not move past (and acknowledge) this command.
+            await asyncio.get_running_loop().create_future()
+        await send_all(outputs)
+
+    async def deliver_agent(stream: StreamT[bytes]) -> None:
+        async for event in stream.events():
+            await deliver(event, 0, 0)
+
+    def retry_agent(level: int) -> Callable[[StreamT[bytes]], Any]:
+        async def agent(stream: StreamT[bytes]) -> None:
+            """Waits until each command is due, then tries it again (one level further)."""
+            async for event in stream.events():
+                attempts, due = retry_state(event.message.headers)
+                if due is not None:
+                    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
+                await deliver(event, level, attempts)
+
+        return agent
 
     if settings.deliver_enabled:
         app.agent(topics["crm.commands"], name="deliver")(deliver_agent)
+        for level, name in enumerate(RETRY_TOPICS[: len(policy.delays)], start=1):
+            app.agent(topics[name], name=f"deliver-retry-{level}")(retry_agent(level))
     if settings.quality_enabled:
         from pipeline.quality.agent import register_quality_agents
 

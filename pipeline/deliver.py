@@ -2,15 +2,23 @@
 
 The sink itself is idempotent against the target system (it looks the conversation and the
 command up there), so redelivering a command after a crash or a rebalance is harmless. Here we
-decide what each failure means: retriable errors are retried with exponential backoff and jitter
-(honouring Retry-After), bad input and exhausted retries go to ``crm.deadletter`` with a
-``failed`` result, fatal errors propagate so the worker stops without committing.
+decide what each failure means:
+
+- retriable errors are retried a few times in place, with exponential backoff and jitter
+  (honouring Retry-After); if the CRM is still failing, the command moves to the next retry
+  topic (``crm.retry.1`` .. ``crm.retry.3``, growing delays) so a failing CRM does not hold
+  up the other conversations of its partition;
+- bad input, and retriable errors after the last retry topic, go to ``crm.deadletter`` with a
+  ``failed`` result (``porte-voix dlq replay`` puts them back after a fix);
+- fatal errors propagate so the worker stops without committing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 from tenacity import (
@@ -30,6 +38,31 @@ log = logging.getLogger(__name__)
 
 RESULTS_TOPIC = "crm.results"
 DEADLETTER_TOPIC = "crm.deadletter"
+RETRY_TOPICS = ("crm.retry.1", "crm.retry.2", "crm.retry.3")
+ATTEMPTS_HEADER = "pv-attempts"
+DUE_HEADER = "pv-due-at"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: in-place attempts, their backoff, then one delay per retry topic."""
+
+    in_place_attempts: int = 3
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    delays: tuple[float, ...] = (10.0, 60.0, 300.0)
+
+    def __post_init__(self) -> None:
+        if len(self.delays) > len(RETRY_TOPICS):
+            raise ValueError(f"at most {len(RETRY_TOPICS)} retry delays (one per retry topic)")
+
+
+def retry_state(headers: list[tuple[str, bytes]] | None) -> tuple[int, datetime | None]:
+    """(attempts so far, due time) carried by a record of a retry topic."""
+    values = dict(headers or [])
+    attempts = int(values.get(ATTEMPTS_HEADER, b"0") or 0)
+    due = values.get(DUE_HEADER)
+    return attempts, datetime.fromisoformat(due.decode()) if due else None
 
 
 def parse_command(raw: bytes) -> TicketCommand:
@@ -59,14 +92,15 @@ async def deliver_command(
     origin: Origin,
     sink: TicketSink,
     call: Callable[[Callable[[], TicketResult]], Awaitable[TicketResult]],
-    max_attempts: int = 8,
-    backoff: float = 0.5,
-    backoff_max: float = 30.0,
+    policy: RetryPolicy = RetryPolicy(),
+    level: int = 0,
+    prior_attempts: int = 0,
 ) -> list[Output]:
-    """Deliver one command; returns the result record (and a dead letter when it failed).
+    """Deliver one command; returns its result, or its next retry, or its dead letter.
 
-    ``call`` runs the blocking sink call (``asyncio.to_thread`` in the worker) so the event
-    loop keeps heartbeating while a slow CRM answers.
+    ``level`` is how many retry topics the command has been through. ``call`` runs the
+    blocking sink call (``asyncio.to_thread`` in the worker) so the event loop keeps
+    heartbeating while a slow CRM answers.
     """
     try:
         cmd = parse_command(raw)
@@ -76,8 +110,8 @@ async def deliver_command(
     try:
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(_is_retriable),
-            stop=stop_after_attempt(max_attempts),
-            wait=_wait(backoff, backoff_max),
+            stop=stop_after_attempt(policy.in_place_attempts),
+            wait=_wait(policy.backoff, policy.backoff_max),
             reraise=True,
         ):
             with attempt:
@@ -86,6 +120,18 @@ async def deliver_command(
     except DeliveryError as exc:
         if exc.kind is ErrorKind.fatal:
             raise
+        attempts += prior_attempts
+        if exc.kind is ErrorKind.retriable and level < len(policy.delays):
+            delay = max(policy.delays[level], exc.retry_after or 0.0)
+            due = datetime.now(UTC) + timedelta(seconds=delay)
+            log.warning("ticket command %s: CRM still failing after %d attempt(s) (%s); "
+                        "retrying in %.0fs via %s", cmd.command_id, attempts, exc, delay,
+                        RETRY_TOPICS[level])
+            return [Output(RETRY_TOPICS[level], cmd.external_id.encode(), raw, [
+                (ATTEMPTS_HEADER, str(attempts).encode()),
+                (DUE_HEADER, due.isoformat().encode()),
+                ("trace_id", cmd.event_id.encode()),
+            ])]
         failed = TicketResult(
             command_id=cmd.command_id, external_id=cmd.external_id, event_id=cmd.event_id,
             target=sink.name, outcome=TicketOutcome.failed, attempts=attempts,
@@ -97,6 +143,7 @@ async def deliver_command(
             dead_letter(Stage.deliver, exc, raw, origin, topic=DEADLETTER_TOPIC),
             Output.of(RESULTS_TOPIC, cmd.external_id, failed, trace_id=cmd.event_id),
         ]
+    attempts += prior_attempts
     if attempts > 1:
         result = result.model_copy(update={"attempts": attempts})
     return [Output.of(RESULTS_TOPIC, cmd.external_id, result, trace_id=cmd.event_id)]

@@ -49,7 +49,13 @@ class Settings(BaseSettings):
         default=True, description="Run the deliver agent (off for benchmarks without a CRM)."
     )
     deliver_max_attempts: int = Field(
-        default=8, ge=1, description="Retriable CRM failures are retried this many times."
+        default=3, ge=1,
+        description="Attempts in place before a failing command moves to a retry topic.",
+    )
+    deliver_retry_delays: tuple[float, ...] = Field(
+        default=(10.0, 60.0, 300.0),
+        description="Delay (s) of each retry topic crm.retry.1..3 (JSON list, at most 3); "
+        "then crm.deadletter.",
     )
     deliver_backoff_seconds: float = Field(
         default=0.5, gt=0, description="First retry delay; doubles each attempt, with jitter."

@@ -93,6 +93,15 @@ _TOPICS: tuple[TopicSpec, ...] = (
         purpose="What the CRM did with each command: ticket id and URL, or the failure.",
         producers=("deliver",), consumers=("analytics", "dashboard"),
     ),
+    *(
+        TopicSpec(
+            f"crm.retry.{level}", TicketCommand, key="external_id",
+            purpose=f"Ticket commands whose CRM kept failing, retried later (level {level}; "
+            "headers pv-attempts and pv-due-at).",
+            partitions=3, producers=("deliver",), consumers=("deliver",),
+        )
+        for level in (1, 2, 3)
+    ),
     TopicSpec(
         "crm.deadletter", DeadLetter, key="external_id",
         purpose="Ticket commands that failed for good; replay after a fix.",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.sinks.base import DeliveryError, TicketSink
-from pipeline.deliver import deliver_command
+from pipeline.deliver import RETRY_TOPICS, RetryPolicy, deliver_command, retry_state
 from pipeline.records import Origin
 from schemas.models import (
     DeadLetter,
@@ -53,9 +53,12 @@ async def _direct(fn: Callable[[], TicketResult]) -> TicketResult:
     return fn()
 
 
-def _run(sink: TicketSink, raw: bytes = CMD.model_dump_json().encode(), attempts: int = 4):
+def _run(sink: TicketSink, raw: bytes = CMD.model_dump_json().encode(), attempts: int = 4,
+         delays: tuple[float, ...] = (), level: int = 0, prior: int = 0):
+    policy = RetryPolicy(in_place_attempts=attempts, backoff=0.001, backoff_max=0.01,
+                         delays=delays)
     return asyncio.run(deliver_command(raw, Origin("crm.commands", 0, 5), sink, _direct,
-                                       max_attempts=attempts, backoff=0.001, backoff_max=0.01))
+                                       policy, level, prior))
 
 
 def test_retriable_failures_are_retried_until_the_crm_accepts() -> None:
@@ -106,9 +109,40 @@ def test_retry_after_is_honoured_as_a_minimum_wait() -> None:
     try:
         t0 = loop.time()
         loop.run_until_complete(deliver_command(
-            CMD.model_dump_json().encode(), Origin(), sink, _direct, max_attempts=3,
-            backoff=0.001, backoff_max=5))
+            CMD.model_dump_json().encode(), Origin(), sink, _direct,
+            RetryPolicy(in_place_attempts=3, backoff=0.001, backoff_max=5)))
         waited = loop.time() - t0
     finally:
         loop.close()
     assert waited >= 0.3
+
+
+def test_a_crm_still_failing_moves_the_command_to_the_next_retry_topic() -> None:
+    sink = ScriptedSink([DeliveryError(ErrorKind.retriable, "503", status=503)] * 10)
+    [out] = _run(sink, attempts=2, delays=(10.0, 60.0), level=1, prior=2)
+    assert out.topic == RETRY_TOPICS[1]
+    assert out.key == CMD.external_id.encode()
+    assert out.value == CMD.model_dump_json().encode()
+    attempts, due = retry_state(out.headers)
+    assert attempts == 4
+    assert due is not None
+
+
+def test_retry_after_longer_than_the_topic_delay_pushes_the_due_time() -> None:
+    sink = ScriptedSink([DeliveryError(ErrorKind.retriable, "429", retry_after=3600)] * 10)
+    [out] = _run(sink, attempts=1, delays=(10.0,))
+    _, due = retry_state(out.headers)
+    assert due is not None
+    assert (due - datetime.now(UTC)).total_seconds() > 3000
+
+
+def test_after_the_last_retry_topic_the_command_is_dead_lettered_with_every_attempt() -> None:
+    sink = ScriptedSink([DeliveryError(ErrorKind.retriable, "503", status=503)] * 10)
+    letter, result = _run(sink, attempts=2, delays=(10.0,), level=1, prior=5)
+    assert letter.topic == "crm.deadletter"
+    assert TicketResult.model_validate_json(result.value).attempts == 7
+
+
+def test_a_retried_command_that_succeeds_reports_all_its_attempts() -> None:
+    [out] = _run(ScriptedSink([]), level=2, prior=6)
+    assert TicketResult.model_validate_json(out.value).attempts == 7
