@@ -23,6 +23,9 @@ rules_app = typer.Typer(help="Routing rules.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(topics_app, name="topics")
 app.add_typer(rules_app, name="rules")
+dlq_app = typer.Typer(help="Dead letters: list them, replay them after a fix.",
+                      no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 
 
 def _logging(level: str) -> None:
@@ -182,6 +185,76 @@ def rules_check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
             typer.echo(f"{file}:{problem.line}:{rule} {problem.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{file}: {len(ruleset.rules)} rule(s), OK")
+
+
+@app.command()
+def route(
+    input: Annotated[Path, typer.Option("--input", exists=True, dir_okay=False,
+                                        help="Enriched events or flat records, JSONL")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report only (the only mode)")] = True,
+    rules: Annotated[Path | None, typer.Option(help="Rules file (default: the configured)")] = None,
+    diff: Annotated[Path | None, typer.Option(help="Other rules file to compare with")] = None,
+) -> None:
+    """Replay recorded traffic through the rules: counts and examples per route, and a diff."""
+    from pipeline.dryrun import dry_run as run_dry
+    from pipeline.dryrun import load_events
+    from pipeline.offline import read_jsonl
+    from pipeline.routing import load_rules
+    from pipeline.settings import get_settings
+
+    if not dry_run:
+        raise typer.BadParameter("routing live is the worker's job; use --dry-run")
+    with input.open(encoding="utf-8") as handle:
+        events = load_events(list(read_jsonl(handle)))
+    report = run_dry(events, load_rules(rules or get_settings().rules_file),
+                     load_rules(diff) if diff else None)
+    for line in report.lines():
+        typer.echo(line)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    topic: Annotated[list[str] | None, typer.Option(help="Dead-letter topic(s)")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage")] = None,
+    contains: Annotated[str | None, typer.Option(help="Reason contains this text")] = None,
+    max_records: Annotated[int, typer.Option("--max")] = 20,
+) -> None:
+    """Counts per topic/stage/kind, then the letters themselves (reason, origin)."""
+    from pipeline.dlq import DEADLETTER_TOPICS, read_letters, select, summary
+    from pipeline.settings import get_settings
+    from schemas.models import Stage
+
+    letters = select(read_letters(get_settings().bootstrap_list, topic or DEADLETTER_TOPICS),
+                     Stage(stage) if stage else None, contains)
+    for key, count in summary(letters).items():
+        typer.echo(f"{count:6}  {key}")
+    for item in letters[:max_records]:
+        d = item.letter
+        typer.echo(f"{item.topic}@{item.partition}:{item.offset} [{d.stage.value}/"
+                   f"{d.error_kind.value}] from {d.source_topic}@{d.partition}:{d.offset}: "
+                   f"{d.error}")
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    topic: Annotated[list[str] | None, typer.Option(help="Dead-letter topic(s)")] = None,
+    stage: Annotated[str | None, typer.Option(help="Only this stage")] = None,
+    contains: Annotated[str | None, typer.Option(help="Reason contains this text")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do it (otherwise only say what)")] = False,
+) -> None:
+    """Put the selected dead letters back on the topics they came from."""
+    from pipeline.dlq import DEADLETTER_TOPICS, read_letters, replay, select
+    from pipeline.settings import get_settings
+    from schemas.models import Stage
+
+    bootstrap = get_settings().bootstrap_list
+    letters = select(read_letters(bootstrap, topic or DEADLETTER_TOPICS),
+                     Stage(stage) if stage else None, contains)
+    if not yes:
+        typer.echo(f"{len(letters)} dead letter(s) would be replayed; add --yes to do it")
+        return
+    for source, count in replay(bootstrap, letters).items():
+        typer.echo(f"{count:6} replayed to {source}")
 
 
 @app.command()

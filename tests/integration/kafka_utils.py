@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from connectors.reading import read_from_start
 from infra.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,35 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def read_topics(bootstrap: str, topics: list[str], min_count: int = 0, timeout: float = 60.0,
                 quiet: float = 2.0) -> list[ConsumerRecord]:
-    """Read everything on ``topics`` from the start, without joining a consumer group.
-
-    Partitions are assigned by hand (no group join to wait for); we stop once at least
-    ``min_count`` records arrived and ``quiet`` seconds passed with nothing new. End offsets are
-    unreliable on the embedded broker, so we never ask for them.
-    """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest")
-    records: list[ConsumerRecord] = []
-    try:
-        partitions = []
-        for name in topics:
-            ids = consumer.partitions_for_topic(name) or set()
-            partitions.extend(TopicPartition(name, p) for p in sorted(ids))
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        deadline = time.monotonic() + timeout
-        last_new = time.monotonic()
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=300)
-            got = [r for recs in batch.values() for r in recs]
-            if got:
-                records.extend(got)
-                last_new = time.monotonic()
-            elif len(records) >= min_count and time.monotonic() - last_new > quiet:
-                break
-    finally:
-        consumer.close()
-    return records
+    """Everything on ``topics`` from the start (see :func:`connectors.reading.read_from_start`)."""
+    return read_from_start(bootstrap, topics, min_count, timeout, quiet)
 
 
 class WorkerProcess:
