@@ -71,9 +71,13 @@ def output_row(enriched: EnrichedEvent, rules: RuleSet) -> dict[str, Any]:
 
 def route_records(records: Sequence[dict[str, Any]], enricher: Enricher,
                   rules: RuleSet) -> list[dict[str, Any]]:
-    """Enrich and route records in order (duplicates are found against earlier records)."""
+    """Enrich and route records in order (duplicates are found against earlier records).
+
+    The whole input is one batch with look-ahead: every member of an incident cluster is
+    marked, also the ones that came before the cluster was large enough to be noticed.
+    """
     events = [record_to_event(r, i) for i, r in enumerate(records)]
-    enrichments = enricher.enrich_many(events)
+    enrichments = enricher.enrich_many(events, lookahead=True)
     return [output_row(EnrichedEvent(event=ev, enrichment=en), rules)
             for ev, en in zip(events, enrichments, strict=True)]
 

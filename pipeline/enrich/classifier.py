@@ -71,8 +71,12 @@ class TextModels:
     """Every head behind one featurizer; ``predict`` returns class probabilities per head."""
 
     def __init__(self, featurizer: Featurizer, heads: Sequence[Head], meta: dict[str, object],
-                 stacked: Sequence[Head] = ()) -> None:
+                 stacked: Sequence[Head] = (),
+                 term_idf: dict[int, float] | None = None) -> None:
         self.featurizer = featurizer
+        # Inverse document frequency of content-word keys (``incidents.term_key``) in the
+        # training data: the weights with which incident clusters compare messages.
+        self.term_idf = term_idf or {}
         self.heads = {h.name: h for h in heads}
         self.stacked = {h.name: h for h in stacked}
         self.meta = meta
@@ -116,6 +120,9 @@ class TextModels:
             arrays[f"stack_{head.name}__classes"] = np.array(head.classes, dtype=np.str_)
             arrays[f"stack_{head.name}__coef"] = head.coef.astype(np.float32)
             arrays[f"stack_{head.name}__intercept"] = head.intercept.astype(np.float32)
+        keys = sorted(self.term_idf)
+        arrays["term_keys"] = np.array(keys, dtype=np.int64)
+        arrays["term_idf"] = np.array([self.term_idf[k] for k in keys], dtype=np.float16)
         arrays["meta"] = np.array(json.dumps(self.meta, sort_keys=True))
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
@@ -138,4 +145,8 @@ class TextModels:
         ]
         meta = json.loads(str(arrays["meta"]))
         meta["digest"] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        return cls(Featurizer.from_arrays(arrays), heads, meta, stacked)
+        term_idf: dict[int, float] = {}
+        if "term_keys" in arrays:
+            term_idf = dict(zip(arrays["term_keys"].tolist(),
+                                arrays["term_idf"].astype(np.float32).tolist(), strict=True))
+        return cls(Featurizer.from_arrays(arrays), heads, meta, stacked, term_idf)

@@ -61,3 +61,29 @@ class EnrichConfig(BaseModel):
         default=200_000, ge=1, description="Bound of the author memory for author_first_time."
     )
     model_path: Path = Field(default=DEFAULT_MODEL_PATH)
+    incidents: bool = Field(
+        default=True, description="Mark every member of an incident cluster as a crisis signal.")
+    incident_similarity: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Cosine of IDF-weighted content words above which two messages of a "
+                    "brand are about the same thing.")
+    incident_strong_similarity: float = Field(
+        default=1.01, ge=0.0, le=1.01,
+        description="Cosine from which two messages group even when neither is a seed "
+                    "(above 1: never).")
+    incident_min_size: int = Field(
+        default=4, ge=2, description="Messages a group needs before it can be an incident.")
+    incident_min_seeds: int = Field(
+        default=2, ge=0,
+        description="Members that must read as a crisis on their own (crisis head).")
+    incident_seed_probability: float = Field(
+        default=0.4, ge=0.0, le=1.0,
+        description="Crisis-head probability from which a message counts as a seed.")
+    incident_window_items: int = Field(
+        default=400, ge=1, description="Recent messages kept per brand to form groups.")
+    incident_window_hours: float = Field(
+        default=48.0, gt=0.0, description="Age after which a message leaves its brand window.")
+    incident_urgency: bool = Field(
+        default=True,
+        description="Cluster members take the conventions' urgency: high, except a 'fixed, "
+                    "thanks' (low) and a compensation follow-up (medium).")

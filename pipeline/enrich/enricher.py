@@ -21,6 +21,7 @@ from pipeline.enrich.classifier import TextModels
 from pipeline.enrich.config import EnrichConfig
 from pipeline.enrich.dedup import NearDuplicateIndex
 from pipeline.enrich.features import Doc, Prepared, prepare
+from pipeline.enrich.incidents import IncidentSettings, IncidentTracker, content_words
 from pipeline.enrich.lang import LanguageDetector
 from pipeline.enrich.lexicons import lexicons
 from pipeline.enrich.pii import PiiRedactor
@@ -80,6 +81,24 @@ def _agree(intent: Intent, intent_conf: float, label: str, score: float,
     return expected, signed, min(conf, intent_conf)
 
 
+_COMPENSATION = re.compile(
+    r"\b(?:compens\w*|dedommag\w*|indemni\w*|rembours\w*|refund\w*|voucher|credit|avoir|"
+    r"geste commercial|free month|mois offert|goodwill)\b")
+
+
+def incident_urgency(prep: Prepared, intent: Intent,
+                     reasons: list[str]) -> tuple[Urgency, list[str]]:
+    """The conventions' urgency of an incident cluster member.
+
+    High, except praise ("fixed, thanks": low) and a question about compensation (medium).
+    """
+    if intent is Intent.praise:
+        return Urgency.low, []
+    if intent is Intent.question and _COMPENSATION.search(prep.model_text):
+        return Urgency.medium, []
+    return Urgency.high, sorted({*reasons, "incident"})
+
+
 def consistent_flags(intent: Intent, actionable: bool,
                      feature_specific: bool) -> tuple[bool, bool]:
     """The labelling conventions that hold whatever the text: a question always gets an
@@ -107,6 +126,7 @@ class _Row:
     area: ProductArea
     area_conf: float
     crisis: bool
+    crisis_p: float
     actionable: bool
     feature_specific: bool
 
@@ -138,12 +158,31 @@ class Enricher:
         self._area_classes = [ProductArea(c) for c in self._models.classes("product_area")]
         self._area_masks: dict[str, np.ndarray] = {}
         self._brand_patterns: dict[str, re.Pattern[str]] = {}
+        cfg = self.config
+        default_idf = self._models.meta.get("term_default_idf")
+        self._incidents = IncidentTracker(
+            self._models.term_idf,
+            float(default_idf) if isinstance(default_idf, int | float) else 1.0,
+            IncidentSettings(similarity=cfg.incident_similarity,
+                             strong_similarity=cfg.incident_strong_similarity,
+                             min_size=cfg.incident_min_size,
+                             min_seeds=cfg.incident_min_seeds,
+                             window_items=cfg.incident_window_items,
+                             window_hours=cfg.incident_window_hours))
 
     def enrich(self, event: SocialEvent) -> Enrichment:
         return self.enrich_many([event])[0]
 
-    def enrich_many(self, events: Sequence[SocialEvent]) -> list[Enrichment]:
-        """Enrich a batch; duplicates are looked for in list order, against earlier calls too."""
+    def enrich_many(self, events: Sequence[SocialEvent],
+                    lookahead: bool = False) -> list[Enrichment]:
+        """Enrich a batch; duplicates are looked for in list order, against earlier calls too.
+
+        Without ``lookahead`` (the streaming worker) the result equals ``enrich`` called on
+        each event in turn: an event joins the incident clusters that exist when it arrives,
+        so the first messages of an incident are not marked. With ``lookahead`` (offline
+        files) the whole batch is grouped first, then every member of an incident cluster in
+        the batch is marked, the early ones included.
+        """
         if not events:
             return []
         redactions = [self._pii.redact(e.text) for e in events]
@@ -153,9 +192,30 @@ class Enricher:
             for e, (_, redacted), (lang, _) in zip(events, redactions, langs, strict=True)
         ]
         rows = self._rows(events, self._models.predict(prepared))
-        return [self._decide(event, row, prep, lang, pii, redacted)
-                for event, row, prep, lang, (pii, redacted)
-                in zip(events, rows, prepared, langs, redactions, strict=True)]
+        incident = self._incident_members(events, rows, redactions, lookahead)
+        return [self._decide(event, row, prep, lang, pii, redacted, member)
+                for event, row, prep, lang, (pii, redacted), member
+                in zip(events, rows, prepared, langs, redactions, incident, strict=True)]
+
+    def _incident_members(self, events: Sequence[SocialEvent], rows: Sequence[_Row],
+                          redactions: Sequence[tuple[list[PiiKind], str]],
+                          lookahead: bool) -> list[bool]:
+        """Which events belong to an incident cluster of their brand (see ``incidents``)."""
+        if not self.config.incidents:
+            return [False] * len(events)
+        seed_p = self.config.incident_seed_probability
+        tracker = self._incidents
+        ids = []
+        marked = []
+        for event, row, (_, redacted) in zip(events, rows, redactions, strict=True):
+            words = content_words(redacted, self._brand_pattern(event.brand))
+            item = tracker.add(event.brand, event.created_at, words, row.crisis_p >= seed_p)
+            ids.append(item)
+            marked.append(tracker.is_incident(event.brand, item))
+        if lookahead:
+            marked = [m or tracker.is_incident(e.brand, i)
+                      for e, i, m in zip(events, ids, marked, strict=True)]
+        return marked
 
     def _rows(self, events: Sequence[SocialEvent],
               probs: dict[str, np.ndarray]) -> list[_Row]:
@@ -192,16 +252,20 @@ class Enricher:
         return [_Row(*values) for values in zip(
             sentiment, sentiment_conf, score, intent, intent_conf, urgency,
             [self._area_classes[k] for k in best_area.tolist()], area_conf,
-            flags("crisis"), flags("actionable"), flags("feature_specific"), strict=True)]
+            flags("crisis"), column("crisis", "1").tolist(), flags("actionable"),
+            flags("feature_specific"), strict=True)]
 
     def _decide(self, event: SocialEvent, row: _Row, prep: Prepared,
-                lang: tuple[Lang, float], pii: list[PiiKind], redacted: str) -> Enrichment:
+                lang: tuple[Lang, float], pii: list[PiiKind], redacted: str,
+                incident: bool) -> Enrichment:
         cfg = self.config
         intent = Intent(row.intent)
         sentiment_label, sentiment_score, sentiment_conf = _agree(
             intent, row.intent_conf, row.sentiment, row.sentiment_score, row.sentiment_conf)
         urgency, reasons = self._urgency(prep, intent, row.urgency,
                                          self._brand_pattern(event.brand))
+        if incident and cfg.incident_urgency and intent is not Intent.spam:
+            urgency, reasons = incident_urgency(prep, intent, reasons)
         actionable, feature_specific = consistent_flags(intent, row.actionable,
                                                         row.feature_specific)
         needs_review = min(sentiment_conf, row.intent_conf, row.area_conf) \
@@ -228,7 +292,7 @@ class Enricher:
             pii=pii,
             redacted_text=redacted,
             dup_of=dup_of,
-            crisis_signal=row.crisis,
+            crisis_signal=row.crisis or incident,
             actionable=actionable,
             feature_specific=feature_specific,
             author_tier=author_tier(author, cfg.tier_micro_followers, cfg.tier_macro_followers,

@@ -36,6 +36,7 @@ from pipeline.enrich.classifier import (
 )
 from pipeline.enrich.config import DEFAULT_MODEL_PATH
 from pipeline.enrich.features import Doc, Featurizer, Prepared, prepare
+from pipeline.enrich.incidents import content_words, document_frequencies
 from pipeline.enrich.pii import PiiRedactor
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,23 @@ def fit_all(prepared: Sequence[Prepared], examples: Sequence[Example],
     for name in HEADS:
         rows = [i for i, ex in enumerate(examples) if name in ex.labels]
         heads.append(fit_head(name, x[rows], [examples[i].labels[name] for i in rows], n_word))
-    return TextModels(featurizer, heads, meta)
+    term_idf, default_idf = term_weights(examples)
+    meta["term_default_idf"] = default_idf
+    return TextModels(featurizer, heads, meta, term_idf=term_idf)
+
+
+def term_weights(examples: Sequence[Example]) -> tuple[dict[int, float], float]:
+    """Smoothed IDF of content words seen in at least two messages; the rest weigh the most.
+
+    Rounded to float16 precision here so that the weights are the same before and after
+    the model file round trip.
+    """
+    df, n = document_frequencies(content_words(ex.doc.text) for ex in examples)
+
+    def idf(count: int) -> float:
+        return float(np.float16(np.log((1 + n) / (1 + count)) + 1.0))
+
+    return {k: idf(c) for k, c in df.items() if c >= 2}, idf(1)
 
 
 THRESHOLD_GRID = np.round(np.arange(0.25, 0.751, 0.05), 2)
@@ -257,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         meta["thresholds"] = choose_thresholds(
             models.featurizer.transform(prepared), len(models.featurizer.word.vocabulary_),
             examples, args.folds)
-    models = TextModels(models.featurizer, list(models.heads.values()), meta, stacked)
+    models = TextModels(models.featurizer, list(models.heads.values()), meta, stacked,
+                        models.term_idf)
     models.save(args.out)
     size = args.out.stat().st_size / 1e6
     print(f"wrote {args.out} ({size:.2f} MB, {models.featurizer.n_features} features) "
