@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run stop test unit integration lint bench eval train schemas quality clean
+.PHONY: help venv run stop test unit integration lint bench eval train schemas quality clean \
+        chromium
 
 help: ## Show the targets
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -27,13 +28,21 @@ run: venv ## Run broker, helpdesk, worker and demo traffic until Ctrl-C
 stop: ## Stop what `make run` started
 	@if [ -x $(BIN)/porte-voix ]; then $(BIN)/porte-voix stop; else echo "nothing was running"; fi
 
-test: venv ## Run the whole test suite (unit, contract, integration)
+# The dashboard's browser test drives Debian's chromium through chromedriver (selenium). They are
+# installed only when missing and only as root; otherwise that one test is skipped with a hint.
+chromium: ## Install chromium + chromium-driver for the browser test (root, only when missing)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	else echo "chromium/chromedriver missing and not root: the browser test will be skipped" \
+	  "(as root: apt-get install -y chromium chromium-driver)"; fi
+
+test: venv chromium ## Run the whole test suite (unit, contract, integration)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: venv ## Run the unit tests only
 	$(BIN)/pytest -q -m "not integration" tests/unit
 
-integration: venv ## Run the integration tests only
+integration: venv chromium ## Run the integration tests only
 	$(BIN)/pytest -q tests/integration
 
 lint: venv ## ruff and mypy

@@ -1,8 +1,9 @@
 """``make run``: the whole pipeline on one machine, with demo traffic, until Ctrl-C.
 
-Starts the embedded broker, creates the topics, starts the local helpdesk and the faust worker,
-replays the bundled demo traffic and prints where to look. Every process it starts is written to
-``<state_dir>/*.pid`` so ``make stop`` (or a second ``make run``) can clean up after it.
+Starts the embedded broker, creates the topics, starts the local helpdesk, the faust worker, the
+webhook ingest server and the dashboard, replays the bundled demo traffic and prints where to
+look. Every process it starts is written to ``<state_dir>/*.pid`` so ``make stop`` (or a second
+``make run``) can clean up after it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def stop_all(state_dir: Path) -> str:
     for pid_file in sorted(state_dir.glob("*.pid"), key=lambda p: p.name != "run.pid"):
         try:
             pid = int(pid_file.read_text().strip())
-        except ValueError:
+        except (OSError, ValueError):
             pid_file.unlink(missing_ok=True)
             continue
         if pid != os.getpid() and _alive(pid):
@@ -131,6 +132,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
                               port=_port("PORTE_VOIX_HELPDESK_PORT", 8090))
     worker: subprocess.Popen[bytes] | None = None
     ingest: subprocess.Popen[bytes] | None = None
+    dashboard: subprocess.Popen[bytes] | None = None
     with _pid(state_dir, "run", os.getpid()):
         try:
             broker.start()
@@ -160,6 +162,14 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
                     env={**env, **ingest_env, "PORTE_VOIX_INGEST_PORT": str(ingest_port)},
                     stdout=ingest_log, stderr=ingest_log, cwd=REPO)
             (state_dir / "ingest.pid").write_text(str(ingest.pid))
+            dashboard_port = int(os.environ.get("PORTE_VOIX_DASHBOARD_PORT") or free_port())
+            with (state_dir / "dashboard.log").open("ab") as dashboard_log:
+                dashboard = subprocess.Popen(
+                    [sys.executable, "-m", "pipeline.cli", "dashboard"],
+                    env={**env, "PORTE_VOIX_DASHBOARD_PORT": str(dashboard_port)},
+                    stdout=dashboard_log, stderr=dashboard_log, cwd=REPO)
+            (state_dir / "dashboard.pid").write_text(str(dashboard.pid))
+            log.info("dashboard on http://127.0.0.1:%d/", dashboard_port)
             sent = 0
             if demo:
                 with RawProducer(broker.bootstrap) as producer:
@@ -184,6 +194,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
                 "helpdesk": f"{info.base_url}/  (login {info.username} / "
                             f"{info.password.get_secret_value()})",
                 "tickets_created": last,
+                "dashboard": f"http://127.0.0.1:{dashboard_port}/  (?lang=fr|en)",
                 "webhooks": f"http://127.0.0.1:{ingest_port}/webhooks/{{meta,x,discourse}} "
                             f"(secrets in {state_dir / 'ingest.env'})",
                 "kafka_bootstrap": broker.bootstrap,
@@ -199,6 +210,7 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
             for key, value in summary.items():
                 print(f"  {key:16} {value}")
             print(json.dumps({"ready": True, "helpdesk_url": info.base_url,
+                              "dashboard_url": f"http://127.0.0.1:{dashboard_port}/",
                               "bootstrap": broker.bootstrap, "tickets": last}), flush=True)
             while not stop.is_set():
                 if worker.poll() is not None:
@@ -210,9 +222,9 @@ def run_all(state_dir: Path, demo: bool = True) -> int:
             return 0
         finally:
             print("stopping…", file=sys.stderr)
-            for proc in (ingest, worker):
+            for proc in (dashboard, ingest, worker):
                 stop_process(proc)
             helpdesk.stop()
             broker.stop()
-            for name in ("ingest", "worker", "broker"):
+            for name in ("dashboard", "ingest", "worker", "broker"):
                 (state_dir / f"{name}.pid").unlink(missing_ok=True)

@@ -18,7 +18,13 @@ import faust
 from faust.types import EventT, StreamT
 
 from connectors.sinks.base import DeliveryError, TicketSink
-from pipeline.deliver import RETRY_TOPICS, RetryPolicy, deliver_command, retry_state
+from pipeline.deliver import (
+    RETRY_TOPICS,
+    RetryPolicy,
+    deliver_command,
+    deliver_feedback,
+    retry_state,
+)
 from pipeline.enrich import EnrichConfig, Enricher
 from pipeline.normalize.brands import BrandDirectory
 from pipeline.repeats import RepeatFilter
@@ -148,14 +154,41 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
 
         return agent
 
+    async def feedback_agent(stream: StreamT[bytes]) -> None:
+        """Files each feedback item in the product tracker (idempotent by feedback id)."""
+        from connectors.sinks.feedback import make_feedback_sink
+
+        tracker = make_feedback_sink(settings.feedback_sink or "")
+        async for event in stream.events():
+            try:
+                outputs = await deliver_feedback(event.value, origin_of(event), tracker,
+                                                 _in_thread, RetryPolicy(
+                                                     in_place_attempts=policy.in_place_attempts,
+                                                     backoff=policy.backoff,
+                                                     backoff_max=policy.backoff_max, delays=()))
+            except DeliveryError as exc:
+                log.critical("feedback tracker cannot work (%s): stopping", exc)
+                await app.crash(exc)
+                await asyncio.get_running_loop().create_future()
+            await send_all(outputs)
+
     if settings.deliver_enabled:
         app.agent(topics["crm.commands"], name="deliver")(deliver_agent)
+    if settings.feedback_sink:
+        feedback_topics = app.topic(*(n for n in TOPICS if n.startswith("feedback.")),
+                                    key_type=bytes, value_type=bytes, key_serializer="raw",
+                                    value_serializer="raw")
+        app.agent(feedback_topics, name="deliver-feedback")(feedback_agent)
         for level, name in enumerate(RETRY_TOPICS[: len(policy.delays)], start=1):
             app.agent(topics[name], name=f"deliver-retry-{level}")(retry_agent(level))
     if settings.quality_enabled:
         from pipeline.quality.agent import register_quality_agents
 
         register_quality_agents(app, topics, settings)
+    if settings.analytics_enabled:
+        from pipeline.analytics.agents import register_analytics_agents
+
+        register_analytics_agents(app, topics, settings)
     app.conf.porte_voix_settings = settings  # type: ignore[attr-defined]
     return app
 

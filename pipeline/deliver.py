@@ -30,9 +30,17 @@ from tenacity import (
 )
 
 from connectors.sinks.base import DeliveryError, TicketSink
+from connectors.sinks.feedback import FeedbackSink
 from pipeline.errors import BadInput
 from pipeline.records import Origin, Output, dead_letter
-from schemas.models import ErrorKind, Stage, TicketCommand, TicketOutcome, TicketResult
+from schemas.models import (
+    ErrorKind,
+    FeedbackItem,
+    Stage,
+    TicketCommand,
+    TicketOutcome,
+    TicketResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +95,17 @@ def _wait(base: float, cap: float) -> Callable[[RetryCallState], float]:
     return wait
 
 
+@dataclass(frozen=True)
+class Job:
+    """One thing to deliver, whatever the sink: its ids and the blocking call that does it."""
+
+    command_id: str
+    external_id: str
+    event_id: str
+    target: str
+    send: Callable[[], TicketResult]
+
+
 async def deliver_command(
     raw: bytes,
     origin: Origin,
@@ -96,7 +115,7 @@ async def deliver_command(
     level: int = 0,
     prior_attempts: int = 0,
 ) -> list[Output]:
-    """Deliver one command; returns its result, or its next retry, or its dead letter.
+    """Deliver one ticket command; returns its result, or its next retry, or its dead letter.
 
     ``level`` is how many retry topics the command has been through. ``call`` runs the
     blocking sink call (``asyncio.to_thread`` in the worker) so the event loop keeps
@@ -106,6 +125,33 @@ async def deliver_command(
         cmd = parse_command(raw)
     except BadInput as exc:
         return [dead_letter(Stage.deliver, exc, raw, origin, topic=DEADLETTER_TOPIC)]
+    job = Job(cmd.command_id, cmd.external_id, cmd.event_id, sink.name,
+              lambda: sink.deliver(cmd))
+    return await run_job(job, raw, origin, call, policy, level, prior_attempts)
+
+
+async def deliver_feedback(
+    raw: bytes,
+    origin: Origin,
+    sink: FeedbackSink,
+    call: Callable[[Callable[[], TicketResult]], Awaitable[TicketResult]],
+    policy: RetryPolicy = RetryPolicy(delays=()),
+) -> list[Output]:
+    """File one feedback item in a product tracker (Jira); failures end in crm.deadletter."""
+    try:
+        item = FeedbackItem.model_validate_json(raw)
+    except ValidationError as exc:
+        bad = BadInput(f"not a FeedbackItem: {exc.errors()[0]['msg']}")
+        return [dead_letter(Stage.deliver, bad, raw, origin, topic=DEADLETTER_TOPIC)]
+    job = Job(item.feedback_id, f"feedback:{item.feedback_id}", item.event_id, sink.name,
+              lambda: sink.deliver(item))
+    return await run_job(job, raw, origin, call, policy, level=len(policy.delays))
+
+
+async def run_job(job: Job, raw: bytes, origin: Origin,
+                  call: Callable[[Callable[[], TicketResult]], Awaitable[TicketResult]],
+                  policy: RetryPolicy, level: int = 0, prior_attempts: int = 0) -> list[Output]:
+    """Try in place, then hand over to the next retry topic, then dead-letter."""
     attempts = 0
     try:
         async for attempt in AsyncRetrying(
@@ -116,7 +162,7 @@ async def deliver_command(
         ):
             with attempt:
                 attempts = attempt.retry_state.attempt_number
-                result = await call(lambda: sink.deliver(cmd))
+                result = await call(job.send)
     except DeliveryError as exc:
         if exc.kind is ErrorKind.fatal:
             raise
@@ -124,26 +170,26 @@ async def deliver_command(
         if exc.kind is ErrorKind.retriable and level < len(policy.delays):
             delay = max(policy.delays[level], exc.retry_after or 0.0)
             due = datetime.now(UTC) + timedelta(seconds=delay)
-            log.warning("ticket command %s: CRM still failing after %d attempt(s) (%s); "
-                        "retrying in %.0fs via %s", cmd.command_id, attempts, exc, delay,
+            log.warning("%s: %s still failing after %d attempt(s) (%s); retrying in %.0fs "
+                        "via %s", job.command_id, job.target, attempts, exc, delay,
                         RETRY_TOPICS[level])
-            return [Output(RETRY_TOPICS[level], cmd.external_id.encode(), raw, [
+            return [Output(RETRY_TOPICS[level], job.external_id.encode(), raw, [
                 (ATTEMPTS_HEADER, str(attempts).encode()),
                 (DUE_HEADER, due.isoformat().encode()),
-                ("trace_id", cmd.event_id.encode()),
+                ("trace_id", job.event_id.encode()),
             ])]
         failed = TicketResult(
-            command_id=cmd.command_id, external_id=cmd.external_id, event_id=cmd.event_id,
-            target=sink.name, outcome=TicketOutcome.failed, attempts=attempts,
+            command_id=job.command_id, external_id=job.external_id, event_id=job.event_id,
+            target=job.target, outcome=TicketOutcome.failed, attempts=attempts,
             error=f"{exc.kind.value}: {exc}"[:2000],
         )
-        log.error("ticket command %s failed after %d attempt(s): %s", cmd.command_id,
+        log.error("%s to %s failed after %d attempt(s): %s", job.command_id, job.target,
                   attempts, exc)
         return [
             dead_letter(Stage.deliver, exc, raw, origin, topic=DEADLETTER_TOPIC),
-            Output.of(RESULTS_TOPIC, cmd.external_id, failed, trace_id=cmd.event_id),
+            Output.of(RESULTS_TOPIC, job.external_id, failed, trace_id=job.event_id),
         ]
     attempts += prior_attempts
     if attempts > 1:
         result = result.model_copy(update={"attempts": attempts})
-    return [Output.of(RESULTS_TOPIC, cmd.external_id, result, trace_id=cmd.event_id)]
+    return [Output.of(RESULTS_TOPIC, job.external_id, result, trace_id=job.event_id)]

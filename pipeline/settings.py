@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="Registered CRM sink the deliver agent uses; its own settings are "
         "PORTE_VOIX_<NAME>_* (see the sink).",
     )
+    feedback_sink: str | None = Field(
+        default=None,
+        description="Registered feedback sink (e.g. jira) that files feedback.<area> items; "
+        "its settings are PORTE_VOIX_<NAME>_*. Unset: feedback stays on the topics.",
+    )
     deliver_enabled: bool = Field(
         default=True, description="Run the deliver agent (off for benchmarks without a CRM)."
     )
@@ -81,6 +86,65 @@ class Settings(BaseSettings):
     )
     quality_batch_seconds: float = Field(
         default=2.0, gt=0, description="A quality micro-batch closes after this many seconds."
+    )
+    analytics_enabled: bool = Field(
+        default=True,
+        description="Run the analytics task in the worker (KPI state, crisis detection, "
+        "alerts.crisis and the webhook). Run it on one worker only: it reads every partition.",
+    )
+    crisis_window_minutes: float = Field(
+        default=60.0, gt=0, description="Recent window compared with the rolling baseline."
+    )
+    crisis_halflife_hours: float = Field(
+        default=24.0, gt=0, description="Half-life of the hourly-count EWMA baseline."
+    )
+    crisis_baseline_floor: float = Field(
+        default=0.5, gt=0,
+        description="Lowest baseline (messages/hour) a brand x theme is compared with.",
+    )
+    crisis_z_threshold: float = Field(
+        default=3.0, gt=0, description="Poisson z-score of the window over the baseline to alert."
+    )
+    crisis_ratio_threshold: float = Field(
+        default=3.0, gt=1, description="Window count over expected count needed to alert."
+    )
+    crisis_min_messages: int = Field(
+        default=3, ge=1, description="Fewest messages in the window that can open an incident."
+    )
+    crisis_negative_share_min: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A pure volume spike alerts only with at least this share of negatives.",
+    )
+    crisis_update_growth: float = Field(
+        default=1.0, gt=0,
+        description="An update is sent once an incident grew by this share since its last alert.",
+    )
+    crisis_update_min_messages: int = Field(
+        default=3, ge=1, description="An update also needs at least this many new messages."
+    )
+    crisis_update_min_interval_minutes: float = Field(
+        default=30.0, ge=0, description="Shortest time between two updates of an incident."
+    )
+    crisis_warmup_hours: float = Field(
+        default=6.0, ge=0, description="No incident opens before this much history was seen."
+    )
+    crisis_cooldown_minutes: float = Field(
+        default=120.0, gt=0, description="An incident closes after this long without a message."
+    )
+    crisis_webhook_url: str | None = Field(
+        default=None, description="Slack-style webhook the crisis alerts are POSTed to (none: off)."
+    )
+    crisis_webhook_lang: str = Field(
+        default="en", pattern="^(en|fr)$", description="Language of the webhook messages."
+    )
+    crisis_webhook_attempts: int = Field(
+        default=5, ge=1, description="Attempts per alert before the webhook gives up on it."
+    )
+    dashboard_port: int = Field(
+        default=0, ge=0, le=65535, description="Dashboard port on 127.0.0.1 (0: a free port)."
+    )
+    dashboard_days: float = Field(
+        default=7.0, gt=0, description="Default period of the dashboard views, in days."
     )
     log_level: str = Field(default="INFO", description="Log level of the CLI tools.")
 

@@ -1,0 +1,1 @@
+"""The community dashboard: an aiohttp app over the analytics state rebuilt from the topics."""
