@@ -39,8 +39,9 @@ import requests
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.sinks.jsonapi import JsonTicketSink, render_message
+from connectors.sinks.message import render_message
 from connectors.sinks.registry import register_sink
+from connectors.sinks.rest import RestClient, RestTicketSink
 from schemas.models import TicketCommand, TicketOutcome
 
 __all__ = [
@@ -116,7 +117,7 @@ class FreshdeskConfig(BaseSettings):
 
 
 @register_sink
-class FreshdeskSink(JsonTicketSink):
+class FreshdeskSink(RestTicketSink[int]):
     """Deliver TicketCommands to Freshdesk; follow-ups are private notes."""
 
     name: ClassVar[str] = "freshdesk"
@@ -136,7 +137,8 @@ class FreshdeskSink(JsonTicketSink):
         index_lag_seconds: float = 900.0,
         cache_size: int = 10_000,
     ) -> None:
-        super().__init__(base_url, session, timeout, cache_size)
+        super().__init__(RestClient(base_url, self._auth_headers, session, timeout,
+                                    label=self.name, follow_redirects=True), cache_size)
         self._api_key = api_key
         self.groups: dict[str, int] = dict(groups or {})
         self.requester_email = requester_email
@@ -169,15 +171,18 @@ class FreshdeskSink(JsonTicketSink):
     def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
         return (ticket.get("custom_fields") or {}).get(self.field)
 
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> int:
+        return int(ticket["id"])
+
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
-        data = self._call("GET", f"/api/v2/tickets/{ticket_id}", allow_404=True)
+        data = self.api.json("GET", f"/api/v2/tickets/{ticket_id}", allow_404=True)
         return None if data is None else dict(data)
 
     def search(self, key: str) -> list[dict[str, Any]]:
         """Tickets the search index has with this stored key (exact match checked here)."""
         found: list[dict[str, Any]] = []
         for page in range(1, _SEARCH_PAGES + 1):
-            data = self._call("GET", "/api/v2/search/tickets",
+            data = self.api.json("GET", "/api/v2/search/tickets",
                               params={"query": search_query(self.field, key), "page": page})
             results = data.get("results", [])
             found.extend(t for t in results if self.external_id_of(t) == key)
@@ -193,9 +198,8 @@ class FreshdeskSink(JsonTicketSink):
         found: list[dict[str, Any]] = []
         for page in range(1, _MAX_PAGES + 1):
             params["page"] = page
-            response = self._request("GET", "/api/v2/tickets", params=params)
-            assert response is not None
-            tickets = self._json(response, "GET /api/v2/tickets")
+            response = self.api.send("GET", "/api/v2/tickets", params=params)
+            tickets = self.api.decode(response, "GET", "/api/v2/tickets")
             found.extend(t for t in tickets if self.external_id_of(t) == key)
             if "next" not in response.links:
                 break
@@ -214,10 +218,9 @@ class FreshdeskSink(JsonTicketSink):
         """Replies and notes of a ticket, oldest first."""
         out: list[dict[str, Any]] = []
         for page in range(1, _MAX_PAGES + 1):
-            response = self._request("GET", f"/api/v2/tickets/{ticket_id}/conversations",
-                                     params={"page": page, "per_page": _PER_PAGE})
-            assert response is not None
-            out.extend(self._json(response, "GET conversations"))
+            path = f"/api/v2/tickets/{ticket_id}/conversations"
+            response = self.api.send("GET", path, params={"page": page, "per_page": _PER_PAGE})
+            out.extend(self.api.decode(response, "GET", path))
             if "next" not in response.links:
                 break
         return out
@@ -241,7 +244,7 @@ class FreshdeskSink(JsonTicketSink):
         payload: dict[str, Any] = {
             "email": self.requester_email,
             "subject": cmd.title or cmd.body[:80] or cmd.external_id,
-            "description": to_html(render_message(cmd)),
+            "description": to_html(render_message(cmd, conversation=True)),
             "status": OPEN,
             "priority": PRIORITIES[cmd.priority],
             "source": self.source,
@@ -254,11 +257,12 @@ class FreshdeskSink(JsonTicketSink):
         return payload
 
     def create(self, cmd: TicketCommand) -> tuple[int, TicketOutcome]:
-        ticket = self._call("POST", "/api/v2/tickets", json=self.ticket_payload(cmd))
+        ticket = self.api.json("POST", "/api/v2/tickets", json=self.ticket_payload(cmd))
         return int(ticket["id"]), TicketOutcome.created
 
     def append(self, ticket: Mapping[str, Any], cmd: TicketCommand) -> tuple[int, TicketOutcome]:
         ticket_id = int(ticket["id"])
-        self._call("POST", f"/api/v2/tickets/{ticket_id}/notes",
-                   json={"body": to_html(render_message(cmd)), "private": True})
+        self.api.json("POST", f"/api/v2/tickets/{ticket_id}/notes",
+                      json={"body": to_html(render_message(cmd, conversation=True)),
+                            "private": True})
         return ticket_id, TicketOutcome.followed_up

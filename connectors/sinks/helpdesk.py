@@ -27,7 +27,6 @@ import logging
 import re
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
 from typing import Any, ClassVar
@@ -37,16 +36,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.http import CappedRetry, build_session
-from connectors.sinks.base import (
-    DeliveryError,
-    TicketSink,
-    error_kind_for_status,
-    parse_retry_after,
-)
+from connectors.sinks.base import DeliveryError
+from connectors.sinks.message import MARKER_PREFIX, marker, render_message
 from connectors.sinks.registry import register_sink
-from schemas.models import Action, ErrorKind, TicketCommand, TicketOutcome, TicketResult
+from connectors.sinks.rest import RestClient, RestTicketSink
+from schemas.models import ErrorKind, TicketCommand, TicketOutcome, TicketResult
 
 __all__ = [
+    "MARKER_PREFIX",
     "STATUS_SCOPES",
     "CappedRetry",
     "HelpdeskSink",
@@ -58,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MARKER_PREFIX = "porte-voix"
 DEFAULT_SUBMITTER = "no-reply@porte-voix.invalid"  # .invalid never resolves: no mail goes out
 
 # django-helpdesk's default ticket statuses.
@@ -68,17 +64,11 @@ OPEN, REOPENED, RESOLVED, CLOSED, DUPLICATE = 1, 2, 3, 4, 5
 STATUS_SCOPES: tuple[tuple[int, ...], ...] = ((OPEN, REOPENED), (RESOLVED, CLOSED, DUPLICATE))
 _QUEUE_REFRESH_SECONDS = 60.0
 _MAX_MERGE_HOPS = 5
-_BODY_EXCERPT = 500
 
 # The helpdesk renders follow-up comments as Django templates: "{{", "{%", "{#" and "%}" in a
 # community message would be evaluated or make the server answer 500 forever.
 _TEMPLATE_SYNTAX = re.compile(r"\{(?=[{%#])|%(?=\})")
 _ZERO_WIDTH_SPACE = "\u200b"
-
-
-def marker(command_id: str) -> str:
-    """The machine-readable last line that makes a written message recognisable."""
-    return f"[{MARKER_PREFIX}:{command_id}]"
 
 
 def neutralize_template(text: str) -> str:
@@ -120,15 +110,6 @@ class _QueueOptions(HTMLParser):
             self.options[slugify(data.strip())] = int(self._value)
 
 
-def _has_marker(texts: Iterator[str], mark: str) -> bool:
-    """Whether a text ends with the marker (its last line, so a quoted marker does not count)."""
-    for text in texts:
-        lines = text.strip().splitlines()
-        if lines and lines[-1].strip() == mark:
-            return True
-    return False
-
-
 class HelpdeskConfig(BaseSettings):
     """Where the django-helpdesk is and how to reach it (env ``PORTE_VOIX_HELPDESK_*``)."""
 
@@ -144,7 +125,7 @@ class HelpdeskConfig(BaseSettings):
 
 
 @register_sink
-class HelpdeskSink(TicketSink):
+class HelpdeskSink(RestTicketSink[int]):
     """Deliver TicketCommands to django-helpdesk (REST API, token auth).
 
     ``queues`` maps queue slugs to helpdesk queue ids (``HelpdeskInfo.queues`` for the local
@@ -173,18 +154,14 @@ class HelpdeskSink(TicketSink):
         cache_size: int = 10_000,
         status_scopes: tuple[tuple[int, ...], ...] | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self._token = api_token
-        self._own_session = session is None
-        self.session = session if session is not None else build_session()
-        self.timeout = timeout
+        super().__init__(RestClient(base_url, self._auth_headers, session, timeout,
+                                    label=self.name, follow_redirects=True), cache_size)
         self.queues: dict[str, int] = dict(queues or {})
         self._discover_queues = queues is None
         self._queues_read_at: float | None = None
         self.submitter_email = submitter_email
         self.page_size = page_size
-        self._cache: OrderedDict[str, int] = OrderedDict()
-        self._cache_size = cache_size
         self._status_scopes = status_scopes
 
     @classmethod
@@ -199,10 +176,11 @@ class HelpdeskSink(TicketSink):
         """Sink for a running local helpdesk (an ``infra.helpdesk_server.HelpdeskInfo``)."""
         return cls(info.base_url, info.api_token, queues=info.queues, **kwargs)
 
-    def __repr__(self) -> str:
-        return f"HelpdeskSink(base_url={self.base_url!r})"
-
     # ------------------------------------------------------------------ HTTP
+
+    def _auth_headers(self) -> dict[str, str]:
+        """Built per call: the token is never stored outside its SecretStr."""
+        return {"Authorization": f"Token {self._token.get_secret_value()}"}
 
     def _request(
         self,
@@ -214,46 +192,7 @@ class HelpdeskSink(TicketSink):
         allow_404: bool = False,
     ) -> Any:
         """One API call; returns the decoded JSON (None for an allowed 404) or raises."""
-        url = f"{self.base_url}{path}"
-        headers = {
-            "Authorization": f"Token {self._token.get_secret_value()}",
-            "Accept": "application/json",
-        }
-        try:
-            response = self.session.request(
-                method, url, params=params, json=json, headers=headers, timeout=self.timeout
-            )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise DeliveryError(
-                ErrorKind.retriable, f"{method} {path}: {type(exc).__name__}: {exc}"
-            ) from exc
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise DeliveryError(ErrorKind.retriable, f"{method} {path}: {exc}") from exc
-        except requests.RequestException as exc:  # invalid URL, schema...: configuration
-            raise DeliveryError(ErrorKind.fatal, f"{method} {path}: {exc}") from exc
-        if response.status_code == 404 and allow_404:
-            return None
-        if response.status_code >= 400:
-            body = response.text[:_BODY_EXCERPT]
-            raise DeliveryError(
-                error_kind_for_status(response.status_code),
-                f"{method} {path} answered {response.status_code}: {body[:200]}",
-                status=response.status_code,
-                body=body,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if response.status_code == 204:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise DeliveryError(
-                ErrorKind.fatal,
-                f"{method} {path} answered {response.status_code} without JSON: is {self.base_url}"
-                " a django-helpdesk?",
-                status=response.status_code,
-                body=response.text[:_BODY_EXCERPT],
-            ) from exc
+        return self.api.json(method, path, params=params, json=json, allow_404=allow_404)
 
     # --------------------------------------------------------------- reading
 
@@ -288,26 +227,8 @@ class HelpdeskSink(TicketSink):
         titles; a title's slug is taken as the queue's slug (true for the local helpdesk, whose
         bootstrap derives titles from slugs). ``?status=5&page_size=1`` keeps the page cheap.
         """
-        url = f"{self.base_url}/api/tickets/"
-        headers = {
-            "Authorization": f"Token {self._token.get_secret_value()}",
-            "Accept": "text/html",
-        }
-        try:
-            response = self.session.get(
-                url, params={"status": DUPLICATE, "page_size": 1}, headers=headers,
-                timeout=self.timeout,
-            )
-        except requests.RequestException as exc:
-            raise DeliveryError(ErrorKind.retriable, f"reading queues: {exc}") from exc
-        if response.status_code >= 400:
-            raise DeliveryError(
-                error_kind_for_status(response.status_code),
-                f"reading queues answered {response.status_code}",
-                status=response.status_code,
-                body=response.text[:_BODY_EXCERPT],
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            )
+        response = self.api.send("GET", "/api/tickets/", headers={"Accept": "text/html"},
+                                 params={"status": DUPLICATE, "page_size": 1})
         parser = _QueueOptions()
         parser.feed(response.text)
         return parser.options
@@ -374,46 +295,22 @@ class HelpdeskSink(TicketSink):
             ticket = merged
         return ticket
 
-    def _ticket_for(self, external_id: str) -> dict[str, Any] | None:
-        cached = self._cache.get(external_id)
+    def ticket_for(self, external_id: str) -> dict[str, Any] | None:
+        """The cached ticket while it exists (merges followed: its key may differ), else found."""
+        cached = self.cache.get(external_id)
         if cached is not None:
             ticket = self.get_ticket(cached)
             if ticket is not None:
-                self._cache.move_to_end(external_id)
                 return self._follow_merges(ticket)
             log.info("ticket %s of %s is gone; looking it up again", cached, external_id)
-            self._cache.pop(external_id, None)
+            self.cache.forget(external_id)
         return self.find_ticket(external_id)
-
-    def _remember(self, external_id: str, ticket_id: int) -> None:
-        self._cache[external_id] = ticket_id
-        self._cache.move_to_end(external_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
 
     # --------------------------------------------------------------- writing
 
     def ticket_url(self, ticket_id: int | str) -> str:
         """The agents' page of a ticket."""
         return f"{self.base_url}/tickets/{ticket_id}/"
-
-    def _message(self, cmd: TicketCommand) -> str:
-        if cmd.action is Action.edited:
-            text = f"{cmd.kind.value} edited: {cmd.body}"
-        elif cmd.action is Action.deleted:
-            text = f"{cmd.kind.value} deleted on {cmd.platform.value}" + (
-                f": {cmd.body}" if cmd.body else ""
-            )
-        else:
-            text = cmd.body
-        details = [f"Platform: {cmd.platform.value} ({cmd.kind.value}) · Brand: {cmd.brand}"]
-        if cmd.author_handle:
-            details.append(f"Author: {cmd.author_handle}")
-        if cmd.url:
-            details.append(f"URL: {cmd.url}")
-        if cmd.tags:
-            details.append(f"Tags: {', '.join(cmd.tags)}")
-        return "\n".join([text, "", *details, marker(cmd.command_id)])
 
     def _queue_id(self, slug: str) -> int:
         stale = self._queues_read_at is None or (
@@ -432,62 +329,48 @@ class HelpdeskSink(TicketSink):
                 ErrorKind.bad_input, f"unknown helpdesk queue {slug!r} (known: {known})"
             ) from None
 
-    def _result(self, cmd: TicketCommand, outcome: TicketOutcome, ticket_id: int) -> TicketResult:
-        return TicketResult(
-            command_id=cmd.command_id,
-            external_id=cmd.external_id,
-            event_id=cmd.event_id,
-            target=self.name,
-            outcome=outcome,
-            ticket_id=str(ticket_id),
-            ticket_url=self.ticket_url(ticket_id),
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> int:
+        return int(ticket["id"])
+
+    def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
+        return ticket.get("custom_external_id")
+
+    def texts(self, ticket: Mapping[str, Any]) -> list[str]:
+        """The description and the follow-ups the ticket detail embeds."""
+        return [str(text or "") for text in [
+            ticket.get("description"),
+            *(f.get("comment") for f in ticket.get("followup_set", [])),
+        ]]
+
+    def create(self, cmd: TicketCommand) -> tuple[int, TicketOutcome]:
+        created = self._request(
+            "POST",
+            "/api/tickets/",
+            json={
+                "queue": self._queue_id(cmd.queue),
+                "title": cmd.title or cmd.body[:80] or cmd.external_id,
+                "description": render_message(cmd),
+                "submitter_email": self.submitter_email,
+                "priority": cmd.priority,
+                "custom_external_id": cmd.external_id,
+            },
         )
+        return int(created["id"]), TicketOutcome.created
 
-    def deliver(self, cmd: TicketCommand) -> TicketResult:
-        """Create the conversation's ticket or append the message to it, at most once."""
-        queue_id = self._queue_id(cmd.queue)
-        mark = marker(cmd.command_id)
-        ticket = self._ticket_for(cmd.external_id)
-        if ticket is None:
-            created = self._request(
-                "POST",
-                "/api/tickets/",
-                json={
-                    "queue": queue_id,
-                    "title": cmd.title or cmd.body[:80] or cmd.external_id,
-                    "description": self._message(cmd),
-                    "submitter_email": self.submitter_email,
-                    "priority": cmd.priority,
-                    "custom_external_id": cmd.external_id,
-                },
-            )
-            ticket_id = int(created["id"])
-            self._remember(cmd.external_id, ticket_id)
-            log.info("created ticket %s for %s", ticket_id, cmd.external_id)
-            return self._result(cmd, TicketOutcome.created, ticket_id)
-
+    def append(self, ticket: Mapping[str, Any], cmd: TicketCommand) -> tuple[int, TicketOutcome]:
+        """A private follow-up; a resolved or closed ticket is reopened."""
         ticket_id = int(ticket["id"])
-        self._remember(cmd.external_id, ticket_id)
-        texts = (
-            str(text or "")
-            for text in [
-                ticket.get("description"),
-                *(f.get("comment") for f in ticket.get("followup_set", [])),
-            ]
-        )
-        if _has_marker(texts, mark):
-            return self._result(cmd, TicketOutcome.unchanged, ticket_id)
         followup: dict[str, Any] = {
             "ticket": ticket_id,
-            "comment": neutralize_template(self._message(cmd)),
+            "comment": neutralize_template(render_message(cmd)),
             "public": False,
         }
         if ticket.get("status") in (RESOLVED, CLOSED):
             followup["new_status"] = REOPENED  # a new message needs an agent again
         self._request("POST", "/api/followups/", json=followup)
-        log.info("followed up ticket %s for %s", ticket_id, cmd.external_id)
-        return self._result(cmd, TicketOutcome.followed_up, ticket_id)
+        return ticket_id, TicketOutcome.followed_up
 
-    def close(self) -> None:
-        if self._own_session:
-            self.session.close()
+    def deliver(self, cmd: TicketCommand) -> TicketResult:
+        """Resolve the queue first (unknown: bad input before any lookup), then the loop."""
+        self._queue_id(cmd.queue)
+        return super().deliver(cmd)

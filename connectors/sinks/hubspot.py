@@ -22,6 +22,7 @@ the rolling window (``X-HubSpot-RateLimit-Interval-Milliseconds``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from datetime import UTC
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -30,17 +31,11 @@ import requests
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.sinks.base import DeliveryError, TicketSink
+from connectors.sinks.base import DeliveryError
+from connectors.sinks.message import html_to_lines, lines_to_html, render_message
 from connectors.sinks.registry import register_sink
-from connectors.sinks.rest import (
-    LookupCache,
-    RestClient,
-    has_marker,
-    lines_to_html,
-    marker,
-    render_message,
-)
-from schemas.models import ErrorKind, TicketCommand, TicketOutcome, TicketResult
+from connectors.sinks.rest import RestClient, RestTicketSink
+from schemas.models import ErrorKind, TicketCommand, TicketOutcome
 
 __all__ = ["NOTE_TO_TICKET", "HubSpotConfig", "HubSpotSink", "hubspot_priority"]
 
@@ -107,7 +102,7 @@ class _HubSpotApi(RestClient):
 
 
 @register_sink
-class HubSpotSink(TicketSink):
+class HubSpotSink(RestTicketSink[str]):
     """Deliver TicketCommands to HubSpot tickets, notes for follow-ups, each message once."""
 
     name: ClassVar[str] = "hubspot"
@@ -116,12 +111,11 @@ class HubSpotSink(TicketSink):
     def __init__(self, config: HubSpotConfig, session: requests.Session | None = None,
                  *, cache_size: int = 10_000) -> None:
         self.config = config
-        self.api = _HubSpotApi(
+        super().__init__(_HubSpotApi(
             config.url,
             {"Authorization": f"Bearer {config.token.get_secret_value()}"},
             session, config.timeout_seconds, label="hubspot",
-        )
-        self.cache = LookupCache(cache_size)
+        ), cache_size)
 
     @classmethod
     def from_config(cls, config: Any, session: requests.Session | None = None) -> HubSpotSink:
@@ -138,7 +132,7 @@ class HubSpotSink(TicketSink):
     def _properties(self) -> list[str]:
         return [*_TICKET_PROPERTIES, self.config.external_id_property]
 
-    def search_ticket(self, external_id: str) -> dict[str, Any] | None:
+    def find_ticket(self, external_id: str) -> dict[str, Any] | None:
         """The oldest ticket whose external id property equals ``external_id`` (search index)."""
         body = {
             "filterGroups": [{"filters": [{
@@ -193,16 +187,17 @@ class HubSpotSink(TicketSink):
                           for r in data.get("results", []))
         return bodies
 
-    def _ticket_for(self, external_id: str) -> dict[str, Any] | None:
-        cached = self.cache.get(external_id)
-        if cached is not None:
-            ticket = self.get_ticket(cached)
-            if ticket is not None and ticket.get("properties", {}).get(
-                    self.config.external_id_property) == external_id:
-                return ticket
-            log.info("hubspot ticket %s of %s is gone; searching again", cached, external_id)
-            self.cache.forget(external_id)
-        return self.search_ticket(external_id)
+    def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
+        return ticket.get("properties", {}).get(self.config.external_id_property)
+
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> str:
+        return str(ticket["id"])
+
+    def texts(self, ticket: Mapping[str, Any]) -> Iterator[str]:
+        """The ticket's content, then its notes as text (read only when the content lacks it)."""
+        yield str(ticket.get("properties", {}).get("content") or "")
+        for body in self.note_bodies(str(ticket["id"])):
+            yield "\n".join(html_to_lines(body))
 
     # ------------------------------------------------------------------ writing
 
@@ -211,13 +206,6 @@ class HubSpotSink(TicketSink):
             return None
         app = self.config.app_url.rstrip("/")
         return f"{app}/contacts/{self.config.portal_id}/ticket/{ticket_id}"
-
-    def _result(self, cmd: TicketCommand, outcome: TicketOutcome, ticket_id: str) -> TicketResult:
-        return TicketResult(
-            command_id=cmd.command_id, external_id=cmd.external_id, event_id=cmd.event_id,
-            target=self.name, outcome=outcome, ticket_id=ticket_id,
-            ticket_url=self.ticket_url(ticket_id),
-        )
 
     def _create(self, cmd: TicketCommand) -> dict[str, Any] | None:
         """Create the ticket; None when HubSpot says it exists already (409, unique property)."""
@@ -235,31 +223,24 @@ class HubSpotSink(TicketSink):
             return None
         return dict(response.json())
 
-    def deliver(self, cmd: TicketCommand) -> TicketResult:
-        """Create the conversation's ticket or add the message as a note, at most once."""
-        ticket = self._ticket_for(cmd.external_id)
+    def create(self, cmd: TicketCommand) -> tuple[str, TicketOutcome]:
+        """Create the ticket; when HubSpot says it exists (409), follow it up instead."""
+        created = self._create(cmd)
+        if created is not None:
+            return str(created["id"]), TicketOutcome.created
+        # Not in the search index yet, but it exists: read it by the unique property.
+        ticket = self.get_ticket(cmd.external_id, by_external_id=True)
         if ticket is None:
-            created = self._create(cmd)
-            if created is not None:
-                ticket_id = str(created["id"])
-                self.cache.put(cmd.external_id, ticket_id)
-                log.info("created hubspot ticket %s for %s", ticket_id, cmd.external_id)
-                return self._result(cmd, TicketOutcome.created, ticket_id)
-            # Not in the search index yet, but it exists: read it by the unique property.
-            ticket = self.get_ticket(cmd.external_id, by_external_id=True)
-            if ticket is None:
-                raise DeliveryError(
-                    ErrorKind.retriable,
-                    f"hubspot refused a duplicate ticket for {cmd.external_id} but cannot find it",
-                    status=409,
-                )
+            raise DeliveryError(
+                ErrorKind.retriable,
+                f"hubspot refused a duplicate ticket for {cmd.external_id} but cannot find it",
+                status=409,
+            )
+        return self.follow_up(ticket, cmd)
+
+    def append(self, ticket: Mapping[str, Any], cmd: TicketCommand) -> tuple[str, TicketOutcome]:
+        """The message as a note associated to the ticket; a closed ticket is reopened."""
         ticket_id = str(ticket["id"])
-        self.cache.put(cmd.external_id, ticket_id)
-        properties = ticket.get("properties", {})
-        mark = marker(cmd.command_id)
-        if has_marker([str(properties.get("content") or "")], mark) or has_marker(
-                self.note_bodies(ticket_id), mark, is_html=True):
-            return self._result(cmd, TicketOutcome.unchanged, ticket_id)
         self.api.json("POST", "/crm/v3/objects/notes", json={
             "properties": {
                 "hs_note_body": _note_html(cmd),
@@ -272,12 +253,8 @@ class HubSpotSink(TicketSink):
                            "associationTypeId": NOTE_TO_TICKET}],
             }],
         })
-        stage = properties.get("hs_pipeline_stage")
+        stage = ticket.get("properties", {}).get("hs_pipeline_stage")
         if self.config.reopen_stage and stage in self.config.closed_stages:
             self.api.json("PATCH", f"/crm/v3/objects/tickets/{ticket_id}",
                           json={"properties": {"hs_pipeline_stage": self.config.reopen_stage}})
-        log.info("added a note to hubspot ticket %s for %s", ticket_id, cmd.external_id)
-        return self._result(cmd, TicketOutcome.followed_up, ticket_id)
-
-    def close(self) -> None:
-        self.api.close()
+        return ticket_id, TicketOutcome.followed_up

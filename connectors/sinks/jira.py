@@ -175,7 +175,7 @@ class JiraFeedbackSink(FeedbackSink):
             {"Authorization": _basic_auth(config.email, config.api_token)},
             session, config.timeout_seconds, label="jira",
         )
-        self.cache = LookupCache(cache_size)
+        self.cache: LookupCache[str] = LookupCache(cache_size)
 
     @classmethod
     def from_config(cls, config: Any, session: requests.Session | None = None) -> JiraFeedbackSink:

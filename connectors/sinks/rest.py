@@ -1,4 +1,4 @@
-"""What the REST sinks share: one call path, one error sorting, one message layout, one cache.
+"""What the REST ticket sinks share: one call path, one error sorting, one cache, one loop.
 
 Every API call goes through :meth:`RestClient.send`: transport failures are retriable, a non-2xx
 answer is sorted by :func:`error_kind_for_status` and carries the start of the body and the delay
@@ -6,67 +6,72 @@ the API asked for. An API that uses a status its own way (Salesforce answers 403
 API limit is spent) overrides :meth:`RestClient.error_kind` / :meth:`RestClient.retry_after`
 instead of bending the shared table.
 
-Messages written to a CRM end with the line ``[porte-voix:<command_id>]`` (the marker of the
-helpdesk sink), so a sink recognises a command it already wrote by reading the target system.
+:class:`RestTicketSink` is the delivery loop that makes a command land at most once:
+
+1. find the conversation's ticket *in the target* (a cached ticket id is only a shortcut: it is
+   read again, and forgotten when it is gone or no longer carries the conversation key);
+2. no ticket: create it, the message as its first (private) text;
+3. a ticket: read its texts and answer ``unchanged`` when one ends with the command's marker
+   ``[porte-voix:<command_id>]`` (:mod:`connectors.sinks.message`), else append the message.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
+from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 import requests
 
 from connectors.http import build_session
-from connectors.sinks.base import DeliveryError, error_kind_for_status, parse_retry_after
-from connectors.sinks.helpdesk import marker
-from schemas.models import Action, ErrorKind, TicketCommand
+from connectors.sinks.base import (
+    DeliveryError,
+    TicketSink,
+    error_kind_for_status,
+    parse_retry_after,
+)
+from connectors.sinks.message import has_marker, marker
+from schemas.models import ErrorKind, TicketCommand, TicketOutcome, TicketResult
 
-__all__ = [
-    "BODY_EXCERPT",
-    "LookupCache",
-    "RestClient",
-    "has_marker",
-    "html_to_lines",
-    "lines_to_html",
-    "marker",
-    "message_lines",
-    "render_message",
-]
+__all__ = ["BODY_EXCERPT", "LookupCache", "RestClient", "RestTicketSink"]
 
 log = logging.getLogger(__name__)
 
 BODY_EXCERPT = 500
-_TAG = re.compile(r"<[^>]*>")
-_BREAK = re.compile(r"<\s*br\s*/?\s*>|</\s*(p|div|li|h[1-6])\s*>", re.IGNORECASE)
+
+Headers = Mapping[str, str] | Callable[[], Mapping[str, str]]
+V = TypeVar("V")
+TicketId = TypeVar("TicketId", int, str)
 
 
 class RestClient:
     """JSON over HTTP with the pipeline's error sorting; the sink owns the session unless given.
 
     ``headers`` are sent on every call and may hold credentials: they never appear in an error
-    message or a log line (only the method and the path do).
+    message or a log line (only the method and the path do). Given as a function, they are
+    built per call and never stored. Redirects are refused (fatal: the URL is not the API's)
+    unless ``follow_redirects``.
     """
 
     def __init__(
         self,
         base_url: str,
-        headers: Mapping[str, str],
+        headers: Headers,
         session: requests.Session | None = None,
         timeout: float = 10.0,
         *,
         label: str = "api",
+        follow_redirects: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._headers = dict(headers)
+        self._headers: Headers = headers if callable(headers) else dict(headers)
         self._own_session = session is None
         self.session = session if session is not None else build_session()
         self.timeout = timeout
         self.label = label
+        self.follow_redirects = follow_redirects
 
     # ------------------------------------------------------------- override hooks
 
@@ -95,12 +100,13 @@ class RestClient:
         accept: Iterable[int] = (),
     ) -> requests.Response:
         """One call; returns a 2xx answer (or one whose status is in ``accept``) or raises."""
-        merged = {"Accept": "application/json", **self._headers, **(headers or {})}
+        fixed = self._headers() if callable(self._headers) else self._headers
+        merged = {"Accept": "application/json", **fixed, **(headers or {})}
         where = f"{self.label} {method} {path.split('?')[0]}"
         try:
             response = self.session.request(
                 method, self.url(path), params=params, json=json, data=data, headers=merged,
-                timeout=self.timeout, allow_redirects=False,
+                timeout=self.timeout, allow_redirects=self.follow_redirects,
             )
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
@@ -110,6 +116,7 @@ class RestClient:
             raise DeliveryError(ErrorKind.fatal, f"{where}: {type(exc).__name__}: {exc}") from exc
         if 200 <= response.status_code < 300 or response.status_code in set(accept):
             return response
+        log.warning("%s answered %s", where, response.status_code)
         raise self.failure(response, where)
 
     def failure(self, response: requests.Response, where: str) -> DeliveryError:
@@ -127,9 +134,16 @@ class RestClient:
             retry_after=self.retry_after(response),
         )
 
-    def json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """:meth:`send` and decode; a 2xx answer that is not JSON means a wrong base URL."""
-        response = self.send(method, path, **kwargs)
+    def json(self, method: str, path: str, *, allow_404: bool = False, **kwargs: Any) -> Any:
+        """:meth:`send` and :meth:`decode`; None for a 404 when ``allow_404`` (a missing ticket)."""
+        accept = (*kwargs.pop("accept", ()), 404) if allow_404 else kwargs.pop("accept", ())
+        response = self.send(method, path, accept=accept, **kwargs)
+        if allow_404 and response.status_code == 404:
+            return None
+        return self.decode(response, method, path)
+
+    def decode(self, response: requests.Response, method: str, path: str) -> Any:
+        """The JSON of an answer; a 2xx answer that is not JSON means a wrong base URL."""
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -148,7 +162,7 @@ class RestClient:
             self.session.close()
 
 
-class LookupCache:
+class LookupCache(Generic[V]):
     """Bounded LRU of conversation key -> ticket id: it spares a search, it never decides.
 
     A sink verifies a cached id against the target system (and forgets it when the ticket is
@@ -156,16 +170,16 @@ class LookupCache:
     """
 
     def __init__(self, maxsize: int = 10_000) -> None:
-        self._items: OrderedDict[str, str] = OrderedDict()
+        self._items: OrderedDict[str, V] = OrderedDict()
         self.maxsize = maxsize
 
-    def get(self, key: str) -> str | None:
+    def get(self, key: str) -> V | None:
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: str, value: str) -> None:
+    def put(self, key: str, value: V) -> None:
         self._items[key] = value
         self._items.move_to_end(key)
         while len(self._items) > self.maxsize:
@@ -174,7 +188,7 @@ class LookupCache:
     def forget(self, key: str) -> None:
         self._items.pop(key, None)
 
-    def values(self) -> list[str]:
+    def values(self) -> list[V]:
         """Newest first."""
         return list(reversed(self._items.values()))
 
@@ -182,57 +196,104 @@ class LookupCache:
         return len(self._items)
 
 
-def message_lines(cmd: TicketCommand) -> tuple[str, list[str]]:
-    """The message text and its detail lines (platform, author, URL, tags)."""
-    if cmd.action is Action.edited:
-        text = f"{cmd.kind.value} edited: {cmd.body}"
-    elif cmd.action is Action.deleted:
-        text = f"{cmd.kind.value} deleted on {cmd.platform.value}" + (
-            f": {cmd.body}" if cmd.body else ""
+class RestTicketSink(TicketSink, Generic[TicketId]):
+    """The delivery loop over a REST API; subclasses say how their CRM reads and writes tickets.
+
+    ``TicketId`` is how the CRM names a ticket (an int for Zendesk, a string for Salesforce).
+    """
+
+    def __init__(self, api: RestClient, cache_size: int = 10_000) -> None:
+        self.api = api
+        self.cache: LookupCache[TicketId] = LookupCache(cache_size)
+
+    @property
+    def base_url(self) -> str:
+        return self.api.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    # ------------------------------------------------------------ target hooks
+
+    @abstractmethod
+    def ticket_url(self, ticket_id: TicketId) -> str | None:
+        """The agents' page of a ticket."""
+
+    @abstractmethod
+    def get_ticket(self, ticket_id: TicketId) -> dict[str, Any] | None:
+        """One ticket as the API shows it, None when it does not exist (404)."""
+
+    @abstractmethod
+    def find_ticket(self, external_id: str) -> dict[str, Any] | None:
+        """The conversation's ticket looked up in the target (never in the cache)."""
+
+    @abstractmethod
+    def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
+        """The conversation key a ticket carries (as stored: see :meth:`stored_key`)."""
+
+    @abstractmethod
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> TicketId:
+        """The id of a ticket as the API shows it."""
+
+    def stored_key(self, external_id: str) -> str:
+        """How a conversation key is stored in the target; the key itself unless overridden."""
+        return external_id
+
+    @abstractmethod
+    def texts(self, ticket: Mapping[str, Any]) -> Iterable[str]:
+        """Every text of the ticket (first message and notes), oldest first, as plain text.
+
+        May be lazy: the marker check stops reading at the first text that has it.
+        """
+
+    @abstractmethod
+    def create(self, cmd: TicketCommand) -> tuple[TicketId, TicketOutcome]:
+        """Open the conversation's ticket with the command's message; its id and outcome."""
+
+    @abstractmethod
+    def append(self, ticket: Mapping[str, Any], cmd: TicketCommand
+               ) -> tuple[TicketId, TicketOutcome]:
+        """Add the message to the ticket as a private note; the ticket id and outcome."""
+
+    # ---------------------------------------------------------------- the loop
+
+    def ticket_for(self, external_id: str) -> dict[str, Any] | None:
+        """The conversation's ticket: the cached one when it still carries the key, else found."""
+        cached = self.cache.get(external_id)
+        if cached is not None:
+            ticket = self.get_ticket(cached)
+            if ticket is not None and self.external_id_of(ticket) == self.stored_key(external_id):
+                return ticket
+            log.info("%s: cached ticket %s of %s is gone; looking it up again",
+                     self.name, cached, external_id)
+            self.cache.forget(external_id)
+        return self.find_ticket(external_id)
+
+    def follow_up(self, ticket: Mapping[str, Any], cmd: TicketCommand
+                  ) -> tuple[TicketId, TicketOutcome]:
+        """``unchanged`` when a text of the ticket ends with the marker, else :meth:`append`."""
+        if has_marker(self.texts(ticket), marker(cmd.command_id)):
+            return self.ticket_id_of(ticket), TicketOutcome.unchanged
+        return self.append(ticket, cmd)
+
+    def result(self, cmd: TicketCommand, outcome: TicketOutcome, ticket_id: TicketId
+               ) -> TicketResult:
+        return TicketResult(
+            command_id=cmd.command_id, external_id=cmd.external_id, event_id=cmd.event_id,
+            target=self.name, outcome=outcome, ticket_id=str(ticket_id),
+            ticket_url=self.ticket_url(ticket_id),
         )
-    else:
-        text = cmd.body
-    details = [f"Platform: {cmd.platform.value} ({cmd.kind.value}) · Brand: {cmd.brand}"]
-    if cmd.author_handle:
-        details.append(f"Author: {cmd.author_handle}")
-    if cmd.url:
-        details.append(f"URL: {cmd.url}")
-    if cmd.tags:
-        details.append(f"Tags: {', '.join(cmd.tags)}")
-    return text, details
 
+    def deliver(self, cmd: TicketCommand) -> TicketResult:
+        """Create the conversation's ticket or append the message to it, at most once."""
+        ticket = self.ticket_for(cmd.external_id)
+        if ticket is None:
+            ticket_id, outcome = self.create(cmd)
+        else:
+            ticket_id, outcome = self.follow_up(ticket, cmd)
+        self.cache.put(cmd.external_id, ticket_id)
+        log.info("%s: %s ticket %s for %s", self.name, outcome.value, ticket_id, cmd.external_id)
+        return self.result(cmd, outcome, ticket_id)
 
-def render_message(cmd: TicketCommand, limit: int | None = None) -> str:
-    """Plain-text message ending with its marker; the text is cut so the whole fits ``limit``."""
-    text, details = message_lines(cmd)
-    tail = "\n".join(["", "", *details, marker(cmd.command_id)])
-    if limit is not None and len(text) + len(tail) > limit:
-        keep = max(0, limit - len(tail) - 1)
-        text = text[:keep] + "…"
-        if len(text) + len(tail) > limit:  # details alone too long: keep the marker at least
-            tail = "\n" + marker(cmd.command_id)
-            text = text[: max(0, limit - len(tail) - 1)] + "…"
-    return text + tail
-
-
-def lines_to_html(text: str) -> str:
-    """Escaped HTML paragraphs, one per line: community text can never inject markup."""
-    return "".join(f"<p>{html.escape(line)}</p>" if line else "<p></p>" for line in
-                   text.split("\n"))
-
-
-def html_to_lines(body: str) -> list[str]:
-    """The text lines of an HTML body (paragraphs and breaks become line ends)."""
-    text = _BREAK.sub("\n", body)
-    text = html.unescape(_TAG.sub("", text))
-    return text.splitlines()
-
-
-def has_marker(texts: Iterable[str], mark: str, *, is_html: bool = False) -> bool:
-    """Whether a text ends with the marker (its last line: a quoted marker does not count)."""
-    for text in texts:
-        lines = html_to_lines(text) if is_html else text.splitlines()
-        lines = [line.strip() for line in lines if line.strip()]
-        if lines and lines[-1] == mark:
-            return True
-    return False
+    def close(self) -> None:
+        self.api.close()

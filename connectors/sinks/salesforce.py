@@ -32,6 +32,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -39,10 +40,10 @@ import requests
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.sinks.base import DeliveryError, TicketSink
+from connectors.sinks.base import DeliveryError
+from connectors.sinks.message import render_message
 from connectors.sinks.registry import register_sink
-from connectors.sinks.rest import BODY_EXCERPT, LookupCache, RestClient, has_marker, marker
-from connectors.sinks.rest import render_message as render
+from connectors.sinks.rest import BODY_EXCERPT, RestClient, RestTicketSink
 from schemas.models import ErrorKind, TicketCommand, TicketOutcome, TicketResult
 
 __all__ = [
@@ -126,7 +127,7 @@ class _SalesforceApi(RestClient):
 
 
 @register_sink
-class SalesforceSink(TicketSink):
+class SalesforceSink(RestTicketSink[str]):
     """Deliver TicketCommands to Salesforce Cases, CaseComments for follow-ups, each once."""
 
     name: ClassVar[str] = "salesforce"
@@ -135,13 +136,12 @@ class SalesforceSink(TicketSink):
     def __init__(self, config: SalesforceConfig, session: requests.Session | None = None,
                  *, cache_size: int = 10_000) -> None:
         self.config = config
-        self.api = _SalesforceApi(
+        super().__init__(_SalesforceApi(
             config.instance_url,
             {"Authorization": f"Bearer {config.access_token.get_secret_value()}"},
             session, config.timeout_seconds, label="salesforce",
             limit_retry_seconds=config.limit_retry_seconds,
-        )
-        self.cache = LookupCache(cache_size)
+        ), cache_size)
         self._field_checked = False
 
     @classmethod
@@ -208,7 +208,7 @@ class SalesforceSink(TicketSink):
             raise self._ambiguous(response, external_id)
         return dict(response.json())
 
-    def get_case(self, case_id: str) -> dict[str, Any] | None:
+    def get_ticket(self, case_id: str) -> dict[str, Any] | None:
         response = self.api.send("GET", f"{self._data}/sobjects/Case/{case_id}",
                                  params={"fields": self._fields}, accept=(404,))
         return None if response.status_code == 404 else dict(response.json())
@@ -228,33 +228,30 @@ class SalesforceSink(TicketSink):
                 return bodies
             data = self.api.json("GET", str(next_url))
 
-    def _case_for(self, external_id: str) -> dict[str, Any] | None:
-        cached = self.cache.get(external_id)
-        if cached is not None:
-            case = self.get_case(cached)
-            if case is not None and case.get(self.config.external_id_field) == external_id:
-                return case
-            log.info("salesforce Case %s of %s is gone; looking it up again", cached, external_id)
-            self.cache.forget(external_id)
+    def find_ticket(self, external_id: str) -> dict[str, Any] | None:
         return self.find_case(external_id)
+
+    def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
+        return ticket.get(self.config.external_id_field)
+
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> str:
+        return str(ticket["Id"])
+
+    def texts(self, ticket: Mapping[str, Any]) -> Iterator[str]:
+        """The Case's Description, then its comments (read only when the Description lacks it)."""
+        yield str(ticket.get("Description") or "")
+        yield from self.comments(str(ticket["Id"]))
 
     # ------------------------------------------------------------------ writing
 
-    def case_url(self, case_id: str) -> str:
+    def ticket_url(self, case_id: str) -> str:
         return f"{self.api.base_url}/lightning/r/Case/{case_id}/view"
-
-    def _result(self, cmd: TicketCommand, outcome: TicketOutcome, case_id: str) -> TicketResult:
-        return TicketResult(
-            command_id=cmd.command_id, external_id=cmd.external_id, event_id=cmd.event_id,
-            target=self.name, outcome=outcome, ticket_id=case_id,
-            ticket_url=self.case_url(case_id),
-        )
 
     def _upsert(self, cmd: TicketCommand) -> tuple[str, bool]:
         """Create the Case by its external id; (Id, created) where created is False on 200."""
         response = self.api.send("PATCH", self._by_external_id(cmd.external_id), json={
             "Subject": (cmd.title or cmd.body[:80] or cmd.external_id)[:255],
-            "Description": render(cmd, _DESCRIPTION_LIMIT),
+            "Description": render_message(cmd, _DESCRIPTION_LIMIT),
             "Origin": self.config.origin,
             "Status": self.config.status,
             "Priority": salesforce_priority(cmd.priority),
@@ -264,33 +261,24 @@ class SalesforceSink(TicketSink):
         data = response.json()
         return str(data["id"]), response.status_code == 201
 
-    def deliver(self, cmd: TicketCommand) -> TicketResult:
-        """Create the conversation's Case or add the message as a comment, at most once."""
-        self.check_field()
-        case = self._case_for(cmd.external_id)
-        if case is None:
-            case_id, created = self._upsert(cmd)
-            self.cache.put(cmd.external_id, case_id)
-            log.info("%s salesforce Case %s for %s", "created" if created else "updated",
-                     case_id, cmd.external_id)
-            return self._result(cmd, TicketOutcome.created if created else TicketOutcome.updated,
-                                case_id)
-        case_id = str(case["Id"])
-        self.cache.put(cmd.external_id, case_id)
-        mark = marker(cmd.command_id)
-        if has_marker([str(case.get("Description") or "")], mark) or has_marker(
-                self.comments(case_id), mark):
-            return self._result(cmd, TicketOutcome.unchanged, case_id)
+    def create(self, cmd: TicketCommand) -> tuple[str, TicketOutcome]:
+        case_id, created = self._upsert(cmd)
+        return case_id, TicketOutcome.created if created else TicketOutcome.updated
+
+    def append(self, ticket: Mapping[str, Any], cmd: TicketCommand) -> tuple[str, TicketOutcome]:
+        """The message as a private CaseComment; a closed Case is reopened."""
+        case_id = str(ticket["Id"])
         self.api.json("POST", f"{self._data}/sobjects/CaseComment", json={
             "ParentId": case_id,
-            "CommentBody": render(cmd, _COMMENT_LIMIT),
+            "CommentBody": render_message(cmd, _COMMENT_LIMIT),
             "IsPublished": False,
         })
-        if case.get("IsClosed") and self.config.reopen_status:
+        if ticket.get("IsClosed") and self.config.reopen_status:
             self.api.send("PATCH", f"{self._data}/sobjects/Case/{case_id}",
                           json={"Status": self.config.reopen_status})
-        log.info("commented salesforce Case %s for %s", case_id, cmd.external_id)
-        return self._result(cmd, TicketOutcome.followed_up, case_id)
+        return case_id, TicketOutcome.followed_up
 
-    def close(self) -> None:
-        self.api.close()
+    def deliver(self, cmd: TicketCommand) -> TicketResult:
+        """Check the external id field once, then create the Case or comment on it, once."""
+        self.check_field()
+        return super().deliver(cmd)

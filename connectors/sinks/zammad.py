@@ -30,8 +30,9 @@ import requests
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.sinks.jsonapi import JsonTicketSink, render_message
+from connectors.sinks.message import render_message
 from connectors.sinks.registry import register_sink
+from connectors.sinks.rest import RestClient, RestTicketSink
 from schemas.models import TicketCommand, TicketOutcome
 
 __all__ = ["PRIORITIES", "ZammadConfig", "ZammadSink", "search_query", "zammad_tags"]
@@ -78,7 +79,7 @@ class ZammadConfig(BaseSettings):
 
 
 @register_sink
-class ZammadSink(JsonTicketSink):
+class ZammadSink(RestTicketSink[int]):
     """Deliver TicketCommands to Zammad; every article written is an internal note."""
 
     name: ClassVar[str] = "zammad"
@@ -97,7 +98,8 @@ class ZammadSink(JsonTicketSink):
         external_id_attribute: str = "porte_voix_external_id",
         cache_size: int = 10_000,
     ) -> None:
-        super().__init__(base_url, session, timeout, cache_size)
+        super().__init__(RestClient(base_url, self._auth_headers, session, timeout,
+                                    label=self.name, follow_redirects=True), cache_size)
         self._token = token
         self.groups: dict[str, str] = dict(groups or {})
         self.default_group = default_group
@@ -124,13 +126,16 @@ class ZammadSink(JsonTicketSink):
     def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
         return ticket.get(self.attribute)
 
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> int:
+        return int(ticket["id"])
+
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
-        data = self._call("GET", f"/api/v1/tickets/{ticket_id}", allow_404=True)
+        data = self.api.json("GET", f"/api/v1/tickets/{ticket_id}", allow_404=True)
         return None if data is None else dict(data)
 
     def find_ticket(self, external_id: str) -> dict[str, Any] | None:
         """The conversation's oldest ticket that is not merged away, from the search index."""
-        found = self._call("GET", "/api/v1/tickets/search", params={
+        found = self.api.json("GET", "/api/v1/tickets/search", params={
             "query": search_query(self.attribute, external_id), "expand": "true",
             "limit": _SEARCH_LIMIT, "sort_by": "id", "order_by": "asc",
         })
@@ -141,7 +146,7 @@ class ZammadSink(JsonTicketSink):
 
     def articles(self, ticket_id: int) -> list[dict[str, Any]]:
         """Every article of a ticket, oldest first."""
-        return list(self._call("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}") or [])
+        return list(self.api.json("GET", f"/api/v1/ticket_articles/by_ticket/{ticket_id}") or [])
 
     def texts(self, ticket: Mapping[str, Any]) -> list[str]:
         return [str(a.get("body") or "") for a in self.articles(int(ticket["id"]))]
@@ -155,7 +160,8 @@ class ZammadSink(JsonTicketSink):
         return self.default_group
 
     def _note(self, cmd: TicketCommand) -> dict[str, Any]:
-        return {"subject": cmd.title or cmd.external_id, "body": render_message(cmd),
+        return {"subject": cmd.title or cmd.external_id,
+                "body": render_message(cmd, conversation=True),
                 "type": "note", "internal": True, "content_type": "text/plain"}
 
     def ticket_payload(self, cmd: TicketCommand) -> dict[str, Any]:
@@ -171,11 +177,11 @@ class ZammadSink(JsonTicketSink):
         }
 
     def create(self, cmd: TicketCommand) -> tuple[int, TicketOutcome]:
-        ticket = self._call("POST", "/api/v1/tickets", json=self.ticket_payload(cmd))
+        ticket = self.api.json("POST", "/api/v1/tickets", json=self.ticket_payload(cmd))
         return int(ticket["id"]), TicketOutcome.created
 
     def append(self, ticket: Mapping[str, Any], cmd: TicketCommand) -> tuple[int, TicketOutcome]:
         ticket_id = int(ticket["id"])
-        self._call("POST", "/api/v1/ticket_articles",
+        self.api.json("POST", "/api/v1/ticket_articles",
                    json={"ticket_id": ticket_id, **self._note(cmd)})
         return ticket_id, TicketOutcome.followed_up

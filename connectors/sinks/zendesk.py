@@ -39,8 +39,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.sinks.base import DeliveryError
-from connectors.sinks.jsonapi import JsonTicketSink, has_marker, marker, render_message
+from connectors.sinks.message import render_message
 from connectors.sinks.registry import register_sink
+from connectors.sinks.rest import RestClient, RestTicketSink
 from schemas.models import ErrorKind, TicketCommand, TicketOutcome
 
 __all__ = ["PRIORITIES", "ZendeskConfig", "ZendeskSink", "idempotency_key", "zendesk_tags"]
@@ -93,7 +94,7 @@ class ZendeskConfig(BaseSettings):
 
 
 @register_sink
-class ZendeskSink(JsonTicketSink):
+class ZendeskSink(RestTicketSink[int]):
     """Deliver TicketCommands to Zendesk Support; every comment written is private."""
 
     name: ClassVar[str] = "zendesk"
@@ -110,7 +111,8 @@ class ZendeskSink(JsonTicketSink):
         groups: Mapping[str, int] | None = None,
         cache_size: int = 10_000,
     ) -> None:
-        super().__init__(base_url, session, timeout, cache_size)
+        super().__init__(RestClient(base_url, self._auth_headers, session, timeout,
+                                    label=self.name, follow_redirects=True), cache_size)
         self._email = email
         self._token = api_token
         self.groups: dict[str, int] = dict(groups or {})
@@ -131,8 +133,11 @@ class ZendeskSink(JsonTicketSink):
     def ticket_url(self, ticket_id: int | str) -> str:
         return f"{self.base_url}/agent/tickets/{ticket_id}"
 
+    def ticket_id_of(self, ticket: Mapping[str, Any]) -> int:
+        return int(ticket["id"])
+
     def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
-        data = self._call("GET", f"/api/v2/tickets/{ticket_id}.json", allow_404=True)
+        data = self.api.json("GET", f"/api/v2/tickets/{ticket_id}.json", allow_404=True)
         return None if data is None else dict(data["ticket"])
 
     def external_id_of(self, ticket: Mapping[str, Any]) -> str | None:
@@ -144,7 +149,7 @@ class ZendeskSink(JsonTicketSink):
         params: dict[str, Any] = {"external_id": external_id, "per_page": _PER_PAGE, "page": 1}
         for page in range(1, _MAX_PAGES + 1):
             params["page"] = page
-            data = self._call("GET", "/api/v2/tickets.json", params=params)
+            data = self.api.json("GET", "/api/v2/tickets.json", params=params)
             found.extend(t for t in data.get("tickets", []) if t.get("external_id") == external_id)
             if not data.get("next_page"):
                 break
@@ -162,7 +167,7 @@ class ZendeskSink(JsonTicketSink):
         """The ticket's comments, oldest first (the first one is the description)."""
         out: list[dict[str, Any]] = []
         for page in range(1, _MAX_PAGES + 1):
-            data = self._call(
+            data = self.api.json(
                 "GET", f"/api/v2/tickets/{ticket_id}/comments.json",
                 params={"page": page, "per_page": _PER_PAGE},
             )
@@ -188,7 +193,7 @@ class ZendeskSink(JsonTicketSink):
         """The create body; it depends on the command only, so a retry sends the same bytes."""
         ticket: dict[str, Any] = {
             "subject": cmd.title or cmd.body[:80] or cmd.external_id,
-            "comment": {"body": render_message(cmd), "public": False},
+            "comment": {"body": render_message(cmd, conversation=True), "public": False},
             "external_id": cmd.external_id,
             "priority": PRIORITIES[cmd.priority],
             "tags": zendesk_tags(cmd),
@@ -203,7 +208,7 @@ class ZendeskSink(JsonTicketSink):
     def create(self, cmd: TicketCommand, followup_of: int | None = None
                ) -> tuple[int, TicketOutcome]:
         try:
-            response = self._request(
+            response = self.api.send(
                 "POST", "/api/v2/tickets.json", json=self.ticket_payload(cmd, followup_of),
                 headers={"Idempotency-Key": idempotency_key(cmd.command_id)},
             )
@@ -211,8 +216,7 @@ class ZendeskSink(JsonTicketSink):
             if exc.status == 400 and "IdempotentRequestError" in (exc.body or ""):
                 return self._already_created(cmd, exc)
             raise
-        assert response is not None
-        ticket = self._json(response, "POST /api/v2/tickets.json")["ticket"]
+        ticket = self.api.decode(response, "POST", "/api/v2/tickets.json")["ticket"]
         replayed = response.headers.get("x-idempotency-lookup", "").lower() == "hit"
         return int(ticket["id"]), TicketOutcome.unchanged if replayed else TicketOutcome.created
 
@@ -238,16 +242,14 @@ class ZendeskSink(JsonTicketSink):
             current = self.find_ticket(cmd.external_id)
             if current is not None and current.get("status") != "closed" \
                     and int(current["id"]) != ticket_id:
-                if has_marker(self.texts(current), marker(cmd.command_id)):
-                    return int(current["id"]), TicketOutcome.unchanged
-                return self.append(current, cmd)
+                return self.follow_up(current, cmd)
             return self.create(cmd, followup_of=ticket_id)
         update: dict[str, Any] = {
-            "comment": {"body": render_message(cmd), "public": False},
+            "comment": {"body": render_message(cmd, conversation=True), "public": False},
             "safe_update": True,
             "updated_stamp": ticket.get("updated_at"),
         }
         if ticket.get("status") == "solved":
             update["status"] = "open"  # a new message needs an agent again
-        self._call("PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": update})
+        self.api.json("PUT", f"/api/v2/tickets/{ticket_id}.json", json={"ticket": update})
         return ticket_id, TicketOutcome.followed_up

@@ -24,8 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from connectors.sinks.jira import JiraConfig, JiraFeedbackSink
-from tests.fakes.base import Answer, Request
-from tests.fakes.rest_api import BodyRequest, RestFakeApi
+from tests.fakes.base import Answer, FakeApi, Request
 
 BLOCKS = {"paragraph", "heading", "bulletList", "orderedList", "listItem", "blockquote",
           "codeBlock", "rule"}
@@ -83,7 +82,7 @@ def _field_error(field: str, message: str) -> Answer:
     return Answer(400, {"errorMessages": [], "errors": {field: message}})
 
 
-class FakeJira(RestFakeApi):
+class FakeJira(FakeApi):
     name = "jira"
 
     def __init__(self, *, search_lag_s: float = 0.0) -> None:
@@ -132,7 +131,7 @@ class FakeJira(RestFakeApi):
                       {"Retry-After": self._retry_after, "X-RateLimit-Limit": "100",
                        "X-RateLimit-Remaining": "0", "RateLimit-Reason": "jira-burst-based"})
 
-    def not_found(self, request: BodyRequest) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return Answer(404, {"errorMessages": ["Issue does not exist or you do not have "
                                               "permission to see it."], "errors": {}})
 
@@ -141,7 +140,7 @@ class FakeJira(RestFakeApi):
 
     # --------------------------------------------------------------- endpoints
 
-    def _create(self, request: BodyRequest) -> Answer:
+    def _create(self, request: Request) -> Answer:
         fields = (request.json() or {}).get("fields") or {}
         project = (fields.get("project") or {}).get("key")
         if project not in self.projects:
@@ -178,7 +177,7 @@ class FakeJira(RestFakeApi):
         return Answer(201, {"id": issue_id, "key": key,
                             "self": f"{self.url}/rest/api/3/issue/{issue_id}"})
 
-    def _get(self, request: BodyRequest, key: str) -> Answer:
+    def _get(self, request: Request, key: str) -> Answer:
         for issue in self.issues.values():
             if key in (issue["key"], issue["id"]):
                 return Answer(200, self._shown(issue, None))
@@ -188,7 +187,7 @@ class FakeJira(RestFakeApi):
         shown = {k: v for k, v in issue["fields"].items() if fields is None or k in fields}
         return {"id": issue["id"], "key": issue["key"], "self": issue["self"], "fields": shown}
 
-    def _search_get(self, request: BodyRequest) -> Answer:
+    def _search_get(self, request: Request) -> Answer:
         fields = request.query.get("fields")
         return self._search({"jql": request.query.get("jql", ""),
                              "fields": fields.split(",") if fields else None,
@@ -197,7 +196,7 @@ class FakeJira(RestFakeApi):
                              "reconcileIssues": [int(i) for i in request.query.get(
                                  "reconcileIssues", "").split(",") if i]})
 
-    def _search_post(self, request: BodyRequest) -> Answer:
+    def _search_post(self, request: Request) -> Answer:
         return self._search(request.json() or {})
 
     def _search(self, body: dict[str, Any]) -> Answer:

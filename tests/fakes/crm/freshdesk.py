@@ -25,9 +25,8 @@ from urllib.parse import urlencode
 from pydantic import SecretStr
 
 from connectors.sinks.freshdesk import FreshdeskSink
-from tests.fakes.base import Answer, Request
+from tests.fakes.base import Answer, FakeApi, Request, basic_credentials
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.crm.jsonapi import JsonFakeApi, JsonRequest, Route, basic_credentials
 
 REQUESTER_FIELDS = ("requester_id", "email", "phone", "twitter_id", "facebook_id",
                     "unique_external_id")
@@ -125,7 +124,7 @@ class _Query:
         return match
 
 
-class FreshdeskFake(JsonFakeApi):
+class FreshdeskFake(FakeApi):
     def __init__(self, api_key: str = "fd-key-42", groups: dict[str, int] | None = None,
                  index_delay: float = 120.0, rate_limit: int = 3000) -> None:
         super().__init__()
@@ -141,14 +140,12 @@ class FreshdeskFake(JsonFakeApi):
         self.queries: list[str] = []
         self._next_ticket = 1
         self._next_note = 1
-        self.routes = [
-            Route("GET", "/api/v2/search/tickets", self.search),
-            Route("GET", "/api/v2/tickets", self.list_tickets),
-            Route("POST", "/api/v2/tickets", self.create_ticket),
-            Route("GET", "/api/v2/tickets/{tid}", self.show_ticket),
-            Route("GET", "/api/v2/tickets/{tid}/conversations", self.list_conversations),
-            Route("POST", "/api/v2/tickets/{tid}/notes", self.create_note),
-        ]
+        self.route("GET", "/api/v2/search/tickets", self.search)
+        self.route("GET", "/api/v2/tickets", self.list_tickets)
+        self.route("POST", "/api/v2/tickets", self.create_ticket)
+        self.route("GET", "/api/v2/tickets/{tid}", self.show_ticket)
+        self.route("GET", "/api/v2/tickets/{tid}/conversations", self.list_conversations)
+        self.route("POST", "/api/v2/tickets/{tid}/notes", self.create_note)
 
     # ------------------------------------------------------------------ rules
 
@@ -160,7 +157,7 @@ class FreshdeskFake(JsonFakeApi):
         return Answer(401, {"code": "invalid_credentials",
                             "message": "You have to be logged in to perform this action."})
 
-    def not_found(self) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return Answer(404, None)
 
     def throttled(self) -> Answer:
@@ -248,7 +245,6 @@ class FreshdeskFake(JsonFakeApi):
                            f"/api/v2/tickets/{tid}/conversations")
 
     def create_ticket(self, request: Request) -> Answer:
-        assert isinstance(request, JsonRequest)
         body = request.json()
         if not isinstance(body, dict):
             return invalid(("request", "Request body should be a JSON object", "invalid_value"))
@@ -298,7 +294,6 @@ class FreshdeskFake(JsonFakeApi):
                       {"Location": f"{self.url}/api/v2/tickets/{tid}"})
 
     def create_note(self, request: Request, tid: str) -> Answer:
-        assert isinstance(request, JsonRequest)
         ticket = self.tickets.get(int(tid))
         if ticket is None:
             return self.not_found()

@@ -28,10 +28,9 @@ from pydantic import SecretStr
 
 from connectors.sinks.base import TicketSink
 from connectors.sinks.hubspot import HubSpotConfig, HubSpotSink
-from connectors.sinks.rest import html_to_lines
-from tests.fakes.base import Answer, Request, bearer
+from connectors.sinks.message import html_to_lines
+from tests.fakes.base import Answer, FakeApi, Request, bearer
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.rest_api import BodyRequest, RestFakeApi
 
 TEXT_LIMIT = 65_536
 PRIORITIES = {"LOW", "MEDIUM", "HIGH", "URGENT"}
@@ -64,7 +63,7 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
-class FakeHubSpot(RestFakeApi):
+class FakeHubSpot(FakeApi):
     name = "hubspot"
 
     def __init__(self, *, unique_external_id: bool = True, search_lag_s: float = 0.0) -> None:
@@ -128,7 +127,7 @@ class FakeHubSpot(RestFakeApi):
             answer.headers["Retry-After"] = self._retry_after
         return answer
 
-    def not_found(self, request: BodyRequest) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return _error(404, "OBJECT_NOT_FOUND", "resource not found")
 
     def malformed(self, exc: Exception) -> Answer:
@@ -181,7 +180,7 @@ class FakeHubSpot(RestFakeApi):
 
     # --------------------------------------------------------------- endpoints
 
-    def _search(self, request: BodyRequest) -> Answer:
+    def _search(self, request: Request) -> Answer:
         body = request.json() or {}
         groups = body.get("filterGroups") or []
         if len(groups) > 5 or any(len(g.get("filters", [])) > 6 for g in groups):
@@ -225,7 +224,7 @@ class FakeHubSpot(RestFakeApi):
             page["paging"] = {"next": {"after": str(limit)}}
         return Answer(200, page)
 
-    def _create_ticket(self, request: BodyRequest) -> Answer:
+    def _create_ticket(self, request: Request) -> Answer:
         properties = (request.json() or {}).get("properties")
         problem = self._check_properties(properties, TICKET_PROPERTIES)
         if problem:
@@ -255,7 +254,7 @@ class FakeHubSpot(RestFakeApi):
         return Answer(201, self._object(ticket_id, self.tickets_by_id[ticket_id]["properties"],
                                         None))
 
-    def _find(self, ticket_id: str, request: BodyRequest) -> str | None:
+    def _find(self, ticket_id: str, request: Request) -> str | None:
         ticket_id = unquote(ticket_id)
         prop = request.query.get("idProperty")
         if not prop:
@@ -267,7 +266,7 @@ class FakeHubSpot(RestFakeApi):
                 return object_id
         return None
 
-    def _get_ticket(self, request: BodyRequest, ticket_id: str) -> Answer:
+    def _get_ticket(self, request: Request, ticket_id: str) -> Answer:
         found = self._find(ticket_id, request)
         if found is None:
             return self.not_found(request)
@@ -275,7 +274,7 @@ class FakeHubSpot(RestFakeApi):
         return Answer(200, self._object(found, self.tickets_by_id[found]["properties"],
                                         wanted.split(",") if wanted else None))
 
-    def _patch_ticket(self, request: BodyRequest, ticket_id: str) -> Answer:
+    def _patch_ticket(self, request: Request, ticket_id: str) -> Answer:
         found = self._find(ticket_id, request)
         if found is None:
             return self.not_found(request)
@@ -292,7 +291,7 @@ class FakeHubSpot(RestFakeApi):
         stored["hs_lastmodifieddate"] = _now_iso()
         return Answer(200, self._object(found, stored, None))
 
-    def _create_note(self, request: BodyRequest) -> Answer:
+    def _create_note(self, request: Request) -> Answer:
         body = request.json() or {}
         properties = body.get("properties")
         problem = self._check_properties(properties, NOTE_PROPERTIES)
@@ -320,7 +319,7 @@ class FakeHubSpot(RestFakeApi):
         self.note_links.extend((note_id, t) for t in links)
         return Answer(201, self._object(note_id, self.notes_by_id[note_id]["properties"], None))
 
-    def _read_notes(self, request: BodyRequest) -> Answer:
+    def _read_notes(self, request: Request) -> Answer:
         body = request.json() or {}
         inputs = body.get("inputs") or []
         if len(inputs) > 100:
@@ -331,7 +330,7 @@ class FakeHubSpot(RestFakeApi):
         return Answer(200, {"status": "COMPLETE", "results": results,
                             "startedAt": _now_iso(), "completedAt": _now_iso()})
 
-    def _ticket_notes(self, request: BodyRequest, ticket_id: str) -> Answer:
+    def _ticket_notes(self, request: Request, ticket_id: str) -> Answer:
         if ticket_id not in self.tickets_by_id:
             return self.not_found(request)
         limit = int(request.query.get("limit", 500))

@@ -30,9 +30,8 @@ from pydantic import SecretStr
 
 from connectors.sinks.base import TicketSink
 from connectors.sinks.salesforce import SalesforceConfig, SalesforceSink
-from tests.fakes.base import Answer, Request, bearer
+from tests.fakes.base import Answer, FakeApi, Request, bearer
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.rest_api import BodyRequest, RestFakeApi
 
 API_VERSION = "60.0"
 PICKLISTS = {
@@ -57,7 +56,7 @@ def _errors(status: int, code: str, message: str, fields: list[str] | None = Non
     return Answer(status, [error])
 
 
-class FakeSalesforce(RestFakeApi):
+class FakeSalesforce(FakeApi):
     name = "salesforce"
 
     def __init__(self, *, external_id_field: str | None = "PorteVoix_External_Id__c",
@@ -123,7 +122,7 @@ class FakeSalesforce(RestFakeApi):
     def throttled(self) -> Answer:
         return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
 
-    def not_found(self, request: BodyRequest) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return _errors(404, "NOT_FOUND", "The requested resource does not exist")
 
     def malformed(self, exc: Exception) -> Answer:
@@ -188,7 +187,7 @@ class FakeSalesforce(RestFakeApi):
 
     # --------------------------------------------------------------- endpoints
 
-    def _describe(self, request: BodyRequest) -> Answer:
+    def _describe(self, request: Request) -> Answer:
         fields: list[dict[str, Any]] = [
             {"name": name, "type": "picklist" if name in PICKLISTS else "string",
              "externalId": False, "unique": False, "length": LENGTHS.get(name, 0)}
@@ -198,7 +197,7 @@ class FakeSalesforce(RestFakeApi):
                            "unique": self.unique, "length": 255})
         return Answer(200, {"name": "Case", "label": "Case", "fields": fields})
 
-    def _get_by_field(self, request: BodyRequest, field: str, value: str) -> Answer:
+    def _get_by_field(self, request: Request, field: str, value: str) -> Answer:
         ids = self._matching(field, unquote(value))
         if isinstance(ids, Answer):
             return ids
@@ -211,7 +210,7 @@ class FakeSalesforce(RestFakeApi):
         except LookupError as exc:
             return _errors(400, "INVALID_FIELD", f"No such column '{exc}' on entity 'Case'")
 
-    def _upsert(self, request: BodyRequest, field: str, value: str) -> Answer:
+    def _upsert(self, request: Request, field: str, value: str) -> Answer:
         value = unquote(value)
         ids = self._matching(field, value)
         if isinstance(ids, Answer):
@@ -228,7 +227,7 @@ class FakeSalesforce(RestFakeApi):
         case_id = self._store_case({**body, field: value})
         return Answer(201, {"id": case_id, "success": True, "errors": [], "created": True})
 
-    def _get_case(self, request: BodyRequest, case_id: str) -> Answer:
+    def _get_case(self, request: Request, case_id: str) -> Answer:
         if case_id not in self.cases:
             return self.not_found(request)
         try:
@@ -236,7 +235,7 @@ class FakeSalesforce(RestFakeApi):
         except LookupError as exc:
             return _errors(400, "INVALID_FIELD", f"No such column '{exc}' on entity 'Case'")
 
-    def _update_case(self, request: BodyRequest, case_id: str) -> Answer:
+    def _update_case(self, request: Request, case_id: str) -> Answer:
         if case_id not in self.cases:
             return self.not_found(request)
         body = request.json()
@@ -246,7 +245,7 @@ class FakeSalesforce(RestFakeApi):
         self.cases[case_id].update(body)
         return Answer(204)
 
-    def _add_comment(self, request: BodyRequest) -> Answer:
+    def _add_comment(self, request: Request) -> Answer:
         body = request.json()
         if not isinstance(body, dict):
             return _errors(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
@@ -284,7 +283,7 @@ class FakeSalesforce(RestFakeApi):
             body["nextRecordsUrl"] = f"{self.base}/query/{locator}"
         return Answer(200, body)
 
-    def _query(self, request: BodyRequest) -> Answer:
+    def _query(self, request: Request) -> Answer:
         soql = request.query.get("q", "")
         match = _SOQL.match(soql)
         if not match:
@@ -300,7 +299,7 @@ class FakeSalesforce(RestFakeApi):
                    for c in self.comments.values() if c["ParentId"] == match["parent"]]
         return self._page(records)
 
-    def _query_more(self, request: BodyRequest, locator: str) -> Answer:
+    def _query_more(self, request: Request, locator: str) -> Answer:
         if locator not in self._locators:
             return _errors(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         return self._page(self._locators.pop(locator))

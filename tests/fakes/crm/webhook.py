@@ -28,14 +28,13 @@ from connectors.sinks.webhook import (
     verify_signature,
 )
 from schemas.models import TicketCommand
-from tests.fakes.base import Answer, Request
+from tests.fakes.base import Answer, FakeApi, Request
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.rest_api import BodyRequest, RestFakeApi
 
 PATH = "/hooks/porte-voix"
 
 
-class FakeWebhookReceiver(RestFakeApi):
+class FakeWebhookReceiver(FakeApi):
     name = "webhook"
 
     def __init__(self, *, tolerance_s: float = 300) -> None:
@@ -69,7 +68,14 @@ class FakeWebhookReceiver(RestFakeApi):
     def throttled(self) -> Answer:
         return Answer(429, {"error": "slow down"}, {"Retry-After": self._retry_after})
 
-    def _receive(self, request: BodyRequest) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
+        where = f" {request.method} {request.path}" if request else ""
+        return Answer(404, {"error": f"no route{where}"})
+
+    def malformed(self, exc: Exception) -> Answer:
+        return Answer(400, {"error": f"malformed request: {exc}"})
+
+    def _receive(self, request: Request) -> Answer:
         if not verify_signature(self.secret, request.headers.get(TIMESTAMP_HEADER.lower()),
                                 request.body, request.headers.get(SIGNATURE_HEADER.lower()),
                                 self.tolerance_s):

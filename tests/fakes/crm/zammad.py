@@ -21,9 +21,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from connectors.sinks.zammad import ZammadSink
-from tests.fakes.base import Answer, Request
+from tests.fakes.base import Answer, FakeApi, Request
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.crm.jsonapi import JsonFakeApi, JsonRequest, Route
 
 PRIORITIES = {"1 low": 1, "2 normal": 2, "3 high": 3}
 ARTICLE_TYPES = {"note", "email", "phone", "web", "sms", "chat", "fax", "twitter status",
@@ -36,7 +35,7 @@ def unprocessable(message: str) -> Answer:
     return Answer(422, {"error": message, "error_human": message})
 
 
-class ZammadFake(JsonFakeApi):
+class ZammadFake(FakeApi):
     def __init__(self, token: str = "zm-token-42", groups: dict[str, int] | None = None,
                  attribute: str = "porte_voix_external_id", index_delay: float = 0.0) -> None:
         super().__init__()
@@ -52,13 +51,11 @@ class ZammadFake(JsonFakeApi):
         self.queries: list[str] = []
         self._next_ticket = 1
         self._next_article = 1
-        self.routes = [
-            Route("GET", "/api/v1/tickets/search", self.search),
-            Route("POST", "/api/v1/tickets", self.create_ticket),
-            Route("GET", "/api/v1/tickets/{tid}", self.show_ticket),
-            Route("POST", "/api/v1/ticket_articles", self.create_article),
-            Route("GET", "/api/v1/ticket_articles/by_ticket/{tid}", self.list_articles),
-        ]
+        self.route("GET", "/api/v1/tickets/search", self.search)
+        self.route("POST", "/api/v1/tickets", self.create_ticket)
+        self.route("GET", "/api/v1/tickets/{tid}", self.show_ticket)
+        self.route("POST", "/api/v1/ticket_articles", self.create_article)
+        self.route("GET", "/api/v1/ticket_articles/by_ticket/{tid}", self.list_articles)
 
     # ------------------------------------------------------------------ rules
 
@@ -69,7 +66,7 @@ class ZammadFake(JsonFakeApi):
         return Answer(401, {"error": "Authentication required",
                             "error_human": "Authentication required"})
 
-    def not_found(self) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return Answer(404, {"error": "Couldn't find the record",
                             "error_human": "Couldn't find the record"})
 
@@ -150,7 +147,6 @@ class ZammadFake(JsonFakeApi):
         return Answer(200, self.articles[int(tid)])
 
     def create_ticket(self, request: Request) -> Answer:
-        assert isinstance(request, JsonRequest)
         body = request.json()
         unknown = set(body) - TICKET_KEYS - {self.attribute}
         if unknown:
@@ -212,7 +208,6 @@ class ZammadFake(JsonFakeApi):
         return stored
 
     def create_article(self, request: Request) -> Answer:
-        assert isinstance(request, JsonRequest)
         body = request.json()
         tid = body.get("ticket_id")
         if tid not in self.tickets:

@@ -21,9 +21,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from connectors.sinks.zendesk import ZendeskSink
-from tests.fakes.base import Answer, Request
+from tests.fakes.base import Answer, FakeApi, Request, basic_credentials
 from tests.fakes.crm import FakeTicket, register_fake
-from tests.fakes.crm.jsonapi import JsonFakeApi, JsonRequest, Route, basic_credentials
 
 IDEMPOTENCY_TTL = 2 * 3600.0
 PRIORITIES = {"urgent", "high", "normal", "low"}
@@ -35,7 +34,7 @@ def _invalid(field: str, description: str, error: str = "InvalidValue") -> Answe
                         "details": {field: [{"description": description, "error": error}]}})
 
 
-class ZendeskFake(JsonFakeApi):
+class ZendeskFake(FakeApi):
     def __init__(self, email: str = "agent@croque.example", api_token: str = "zd-token-42",
                  groups: dict[str, int] | None = None, rate_limit: int = 700) -> None:
         super().__init__()
@@ -50,13 +49,11 @@ class ZendeskFake(JsonFakeApi):
         self._next_ticket = 1
         self._next_comment = 1
         self._stamp = datetime(2026, 11, 14, 20, 0, tzinfo=UTC)
-        self.routes = [
-            Route("GET", "/api/v2/tickets.json", self.list_tickets),
-            Route("POST", "/api/v2/tickets.json", self.create_ticket),
-            Route("GET", "/api/v2/tickets/{tid}.json", self.show_ticket),
-            Route("PUT", "/api/v2/tickets/{tid}.json", self.update_ticket),
-            Route("GET", "/api/v2/tickets/{tid}/comments.json", self.list_comments),
-        ]
+        self.route("GET", "/api/v2/tickets.json", self.list_tickets)
+        self.route("POST", "/api/v2/tickets.json", self.create_ticket)
+        self.route("GET", "/api/v2/tickets/{tid}.json", self.show_ticket)
+        self.route("PUT", "/api/v2/tickets/{tid}.json", self.update_ticket)
+        self.route("GET", "/api/v2/tickets/{tid}/comments.json", self.list_comments)
 
     # ------------------------------------------------------------------ rules
 
@@ -66,7 +63,7 @@ class ZendeskFake(JsonFakeApi):
     def unauthorized(self) -> Answer:
         return Answer(401, {"error": "Couldn't authenticate you"})
 
-    def not_found(self) -> Answer:
+    def not_found(self, request: Request | None = None) -> Answer:
         return Answer(404, {"error": "RecordNotFound", "description": "Not found"})
 
     def throttled(self) -> Answer:
@@ -117,7 +114,6 @@ class ZendeskFake(JsonFakeApi):
                           f"/api/v2/tickets/{tid}/comments.json")
 
     def create_ticket(self, request: Request) -> Answer:
-        assert isinstance(request, JsonRequest)
         key = request.headers.get("idempotency-key")
         digest = hashlib.sha256(request.body).hexdigest()
         if key is not None:
@@ -176,7 +172,6 @@ class ZendeskFake(JsonFakeApi):
                                    "public": public, "created_at": stamp})
 
     def update_ticket(self, request: Request, tid: str) -> Answer:
-        assert isinstance(request, JsonRequest)
         ticket = self.tickets.get(int(tid))
         if ticket is None:
             return self.not_found()
