@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import requests
 from pydantic_settings import BaseSettings
@@ -79,30 +79,21 @@ def error_kind_for_status(status: int) -> ErrorKind:
     return ErrorKind.bad_input
 
 
-class TicketSink(ABC):
-    """A target system for tickets; ``deliver`` must be idempotent per ``command_id``.
-
-    Commands are delivered at least once (a worker restarting replays uncommitted offsets), so a
-    sink recognises a command it already wrote and answers ``unchanged`` instead of writing it
-    twice.
-    """
+class Sink(ABC):
+    """What every outbound sink shares: a name, settings, a shared session, ``close()``."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseSettings]]
 
     @classmethod
     @abstractmethod
-    def from_config(cls, config: Any, session: requests.Session | None = None) -> TicketSink:
+    def from_config(cls, config: Any, session: requests.Session | None = None) -> Self:
         """Build the sink from its settings (``config_model``), sharing ``session`` if given."""
-
-    @abstractmethod
-    def deliver(self, cmd: TicketCommand) -> TicketResult:
-        """Put the command's message into its conversation's ticket, or raise DeliveryError."""
 
     def close(self) -> None:  # noqa: B027 - sinks without resources need no override
         """Release connections; the default has nothing to release."""
 
-    def __enter__(self) -> TicketSink:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -112,3 +103,16 @@ class TicketSink(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class TicketSink(Sink):
+    """A target system for tickets; ``deliver`` must be idempotent per ``command_id``.
+
+    Commands are delivered at least once (a worker restarting replays uncommitted offsets), so a
+    sink recognises a command it already wrote and answers ``unchanged`` instead of writing it
+    twice.
+    """
+
+    @abstractmethod
+    def deliver(self, cmd: TicketCommand) -> TicketResult:
+        """Put the command's message into its conversation's ticket, or raise DeliveryError."""

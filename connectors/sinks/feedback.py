@@ -9,13 +9,13 @@ issue key as ``ticket_id``, its page as ``ticket_url``) so dashboards read one s
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from abc import abstractmethod
+from typing import TypeVar
 
 import requests
 from pydantic_settings import BaseSettings
 
+from connectors.sinks.base import Sink
 from schemas.models import FeedbackItem, TicketResult
 
 __all__ = [
@@ -27,34 +27,12 @@ __all__ = [
 ]
 
 
-class FeedbackSink(ABC):
+class FeedbackSink(Sink):
     """A product tracker; ``deliver`` files one item once (``unchanged`` when it already did)."""
-
-    name: ClassVar[str]
-    config_model: ClassVar[type[BaseSettings]]
-
-    @classmethod
-    @abstractmethod
-    def from_config(cls, config: Any, session: requests.Session | None = None) -> FeedbackSink:
-        """Build the sink from its settings (``config_model``), sharing ``session`` if given."""
 
     @abstractmethod
     def deliver(self, item: FeedbackItem) -> TicketResult:
         """File the item in the tracker, or raise DeliveryError."""
-
-    def close(self) -> None:  # noqa: B027 - sinks without resources need no override
-        """Release connections; the default has nothing to release."""
-
-    def __enter__(self) -> FeedbackSink:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 FEEDBACK_SINKS: dict[str, type[FeedbackSink]] = {}
