@@ -167,6 +167,9 @@ def _reference(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
     for name, field in cls.model_fields.items():
         alias = field.validation_alias
         env = alias.choices[0] if isinstance(alias, AliasChoices) else f"{prefix}{name}".upper()
+        if field.is_required():
+            rows.append((str(env), "(required)", field.description or ""))
+            continue
         default = field.get_default(call_default_factory=True)
         shown = "(secret)" if isinstance(default, SecretStr) else (
             default.relative_to(PACKAGE_ROOT).as_posix() if isinstance(default, Path)

@@ -1,7 +1,9 @@
 """The webhook ingest server: platforms push signed deliveries, we store them on ``social.raw``.
 
-A thin aiohttp shell over the pure parts (:mod:`.signatures`, :mod:`.split`). Every delivery
-goes through the same steps, and the first that fails decides the answer:
+A thin aiohttp shell over the registered push connectors (:mod:`.push`: signature check,
+handshake and body splitting, all pure): one route ``/webhooks/<platform>`` per connector, served
+when its config is complete. Every delivery goes through the same steps, and the first that
+fails decides the answer:
 
 1. platform configured?            no  -> 404 ``not_configured`` (never accept unsigned bodies)
 2. body within ``max_body_bytes``? no  -> 413 ``body_too_large`` (Content-Length is checked
@@ -29,82 +31,72 @@ downstream collapses it (at-least-once).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
+from pydantic import BaseModel, ValidationError
 
-from connectors.ingest import signatures
+from connectors.base import PushSource, push_sources
+from connectors.ingest import push  # noqa: F401  (registers the push connectors)
 from connectors.ingest.metrics import IngestMetrics
 from connectors.ingest.settings import IngestSettings
-from connectors.ingest.split import (
-    MalformedBody,
-    Piece,
-    read_discourse,
-    read_x,
-    split_meta,
-    to_envelopes,
-)
 from connectors.producer import RawProducer
-from pipeline.errors import Fatal
-from pipeline.normalize.discourse import SOURCE as DISCOURSE_SOURCE
-from pipeline.normalize.meta import SOURCE as META_SOURCE
-from pipeline.normalize.x import SOURCE as X_SOURCE
+from pipeline.errors import BadInput, Fatal
 from schemas.models import RawEnvelope, utcnow
 
 __all__ = [
-    "ENDPOINTS",
-    "Endpoint",
     "app_metrics",
     "build_producer",
+    "connectors_from_env",
     "create_app",
     "log_configuration",
     "publish",
     "read_limited",
     "record_limit",
+    "required_env",
     "run_ingest",
     "start_site",
+    "webhook_path",
 ]
 
 log = logging.getLogger("connectors.ingest")
 
-# Discourse headers that say what a body is (event, type, forum, delivery id); none is secret.
-DISCOURSE_HEADERS = ("X-Discourse-Event", "X-Discourse-Event-Type", "X-Discourse-Instance",
-                     "X-Discourse-Event-Id")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One platform's route, the connector name its envelopes carry and its signature scheme."""
-
-    platform: str
-    path: str
-    source: str
-    scheme: signatures.Scheme
-    env: str  # the variable(s) to set to enable it, for the start-up log
-
-
-ENDPOINTS: dict[str, Endpoint] = {
-    "meta": Endpoint("meta", "/webhooks/meta", META_SOURCE, signatures.META,
-                     "PORTE_VOIX_INGEST_META_APP_SECRET and PORTE_VOIX_INGEST_META_VERIFY_TOKEN"),
-    "x": Endpoint("x", "/webhooks/x", X_SOURCE, signatures.X,
-                  "PORTE_VOIX_INGEST_X_CONSUMER_SECRET"),
-    "discourse": Endpoint("discourse", "/webhooks/discourse", DISCOURSE_SOURCE,
-                          signatures.DISCOURSE, "PORTE_VOIX_INGEST_DISCOURSE_SECRET"),
-}
-
-# Reads a verified body into pieces; None means "acknowledge, store nothing" (a ping).
-Reader = Callable[[bytes, web.Request], list[Piece] | None]
-
 _METRICS = web.AppKey("ingest_metrics", IngestMetrics)
+
+
+def webhook_path(cls: type[PushSource[Any]]) -> str:
+    return f"/webhooks/{cls.platform}"
+
+
+def required_env(config_model: type[BaseModel]) -> list[str]:
+    """The variables that must be set for a push connector's config to be valid."""
+    prefix = str(config_model.model_config.get("env_prefix", ""))
+    return [f"{prefix}{name}".upper() for name, field in config_model.model_fields.items()
+            if field.is_required()]
+
+
+def _platforms() -> dict[str, type[PushSource[Any]]]:
+    """Registered push connectors by platform (their route and metrics label)."""
+    return {cls.platform: cls for cls in push_sources().values()}
+
+
+def connectors_from_env() -> list[PushSource[Any]]:
+    """Every registered push connector whose config the environment completes."""
+    found: list[PushSource[Any]] = []
+    for cls in push_sources().values():
+        try:
+            config = cls.config_model()
+        except ValidationError:
+            continue  # disabled; log_configuration names the variables to set
+        found.append(cls(config))
+    return found
 
 
 # ----------------------------------------------------------------------------- broker
@@ -199,18 +191,14 @@ class PathAccessLogger(AbstractAccessLogger):
 
 
 class _Ingest:
-    """The handlers, bound to one configuration, one producer and one metrics registry."""
+    """The handlers, bound to the served connectors, one producer and one metrics registry."""
 
-    def __init__(self, settings: IngestSettings, producer: RawProducer,
-                 metrics: IngestMetrics) -> None:
+    def __init__(self, settings: IngestSettings, producer: RawProducer, metrics: IngestMetrics,
+                 connectors: Mapping[str, PushSource[Any] | None]) -> None:
         self.settings = settings
         self.producer = producer
         self.metrics = metrics
-        self.secrets: dict[str, bytes | None] = {
-            "meta": settings.meta_secret if settings.meta_token else None,
-            "x": settings.x_secret,
-            "discourse": settings.discourse_key,
-        }
+        self.connectors = connectors  # by platform; None: not configured
         self.last_ack_at: float | None = None
 
     # -- answers
@@ -233,11 +221,9 @@ class _Ingest:
 
     # -- deliveries
 
-    async def deliver(self, request: web.Request, platform: str, read: Reader,
-                      kept: dict[str, str]) -> web.Response:
-        endpoint = ENDPOINTS[platform]
-        secret = self.secrets[platform]
-        if secret is None:
+    async def deliver(self, request: web.Request, platform: str) -> web.Response:
+        connector = self.connectors[platform]
+        if connector is None:
             return self.not_configured(request, platform)
         limit = self.settings.max_body_bytes
         body = await read_limited(request, limit)
@@ -246,20 +232,17 @@ class _Ingest:
                                    f"body over {limit} bytes")
             response.force_close()  # do not drain the rest of an oversized body
             return response
-        check = signatures.verify(endpoint.scheme, secret, body,
-                                  request.headers.get(endpoint.scheme.header))
-        if check is not signatures.SignatureCheck.valid:
-            return self.reject(request, platform, 401, check.value,
-                               f"{endpoint.scheme.header} does not sign this body")
+        refusal = connector.check_signature(request.headers, body)
+        if refusal is not None:
+            return self.reject(request, platform, 401, refusal,
+                               f"{connector.signature_header} does not sign this body")
         try:
-            pieces = read(body, request)
-        except MalformedBody as exc:
+            envelopes = connector.envelopes(request.headers, body, utcnow())
+        except BadInput as exc:
             return self.reject(request, platform, 400, "malformed_body", exc.message)
-        if pieces is None:
+        if not envelopes:
             self.metrics.pings.labels(platform).inc()
             return web.json_response({"stored": 0, "ping": True})
-        envelopes = to_envelopes(endpoint.source, body, pieces, {"origin": "ingest", **kept},
-                                 received_at=utcnow(), signature_verified=True)
         started = time.monotonic()
         try:
             await publish(self.producer, envelopes, self.settings.ack_timeout_seconds)
@@ -274,56 +257,27 @@ class _Ingest:
         self.last_ack_at = time.time()
         return web.json_response({"stored": len(envelopes)})
 
-    async def meta_post(self, request: web.Request) -> web.Response:
-        return await self.deliver(request, "meta", lambda body, _: split_meta(body), {})
+    async def handshake(self, request: web.Request, platform: str) -> web.Response:
+        """The platform's subscription check (Meta hub challenge, X CRC)."""
+        connector = self.connectors[platform]
+        if connector is None:
+            return self.not_configured(request, platform)
+        answer = connector.handshake(request.query)
+        if answer.refusal is not None:
+            return self.reject(request, platform, answer.status, answer.refusal, answer.body)
+        self.metrics.handshakes.labels(platform).inc()
+        return web.Response(text=answer.body, content_type=answer.content_type,
+                            status=answer.status)
 
-    async def x_post(self, request: web.Request) -> web.Response:
-        return await self.deliver(request, "x", lambda body, _: [read_x(body)], {})
+    def post_handler(self, platform: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            return await self.deliver(request, platform)
+        return handle
 
-    async def discourse_post(self, request: web.Request) -> web.Response:
-        kept = {name: request.headers[name] for name in DISCOURSE_HEADERS
-                if name in request.headers}
-
-        def read(body: bytes, req: web.Request) -> list[Piece] | None:
-            piece = read_discourse(body, req.headers.get("X-Discourse-Event"),
-                                   req.headers.get("X-Discourse-Instance"))
-            return None if piece is None else [piece]
-
-        return await self.deliver(request, "discourse", read, kept)
-
-    # -- verification handshakes
-
-    async def meta_get(self, request: web.Request) -> web.Response:
-        """Meta's subscription check: echo ``hub.challenge`` when the verify token matches."""
-        token = self.settings.meta_token
-        if self.secrets["meta"] is None or token is None:
-            return self.not_configured(request, "meta")
-        mode = request.query.get("hub.mode")
-        given = request.query.get("hub.verify_token", "")
-        if mode != "subscribe" or not hmac.compare_digest(given.encode("utf-8"), token):
-            return self.reject(request, "meta", 403, "verification_refused",
-                               "hub.mode is not subscribe or hub.verify_token does not match")
-        challenge = request.query.get("hub.challenge")
-        if not challenge:
-            return self.reject(request, "meta", 400, "challenge_missing",
-                               "hub.challenge is missing")
-        self.metrics.handshakes.labels("meta").inc()
-        return web.Response(text=challenge, content_type="text/plain")
-
-    async def x_get(self, request: web.Request) -> web.Response:
-        """X's Challenge-Response Check."""
-        secret = self.secrets["x"]
-        if secret is None:
-            return self.not_configured(request, "x")
-        token = request.query.get("crc_token")
-        if not token:
-            return self.reject(request, "x", 400, "crc_token_missing", "crc_token is missing")
-        try:
-            answer = signatures.x_crc_response(secret, token)
-        except ValueError as exc:
-            return self.reject(request, "x", 400, "crc_token_invalid", str(exc))
-        self.metrics.handshakes.labels("x").inc()
-        return web.json_response(answer)
+    def get_handler(self, platform: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            return await self.handshake(request, platform)
+        return handle
 
     # -- operations
 
@@ -334,19 +288,13 @@ class _Ingest:
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({
             "status": "ok",
-            "platforms": {name: secret is not None for name, secret in self.secrets.items()},
+            "platforms": {name: c is not None for name, c in self.connectors.items()},
             "last_ack_at": self.last_ack_at,
         })
 
 
-def _platform_of(path: str) -> str | None:
-    for endpoint in ENDPOINTS.values():
-        if path == endpoint.path:
-            return endpoint.platform
-    return None
-
-
-def _count_router_refusals(metrics: IngestMetrics) -> Callable[..., Awaitable[web.StreamResponse]]:
+def _count_router_refusals(metrics: IngestMetrics, platform_of: Mapping[str, str]
+                           ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Middleware: the router's own 405s on webhook paths are counted and logged too."""
 
     @web.middleware
@@ -356,7 +304,7 @@ def _count_router_refusals(metrics: IngestMetrics) -> Callable[..., Awaitable[we
         try:
             return await handler(request)
         except web.HTTPMethodNotAllowed:
-            platform = _platform_of(request.path)
+            platform = platform_of.get(request.path)
             if platform is not None:
                 metrics.reject(platform, "method_not_allowed")
                 log.warning("%s webhook refused: 405 method_not_allowed (%s %s) from %s",
@@ -366,40 +314,53 @@ def _count_router_refusals(metrics: IngestMetrics) -> Callable[..., Awaitable[we
     return middleware
 
 
-def log_configuration(settings: IngestSettings) -> list[str]:
+def _served(connectors: Iterable[PushSource[Any]] | None) -> dict[str, PushSource[Any] | None]:
+    """Every registered platform, with its connector when it is served."""
+    given = {c.platform: c for c in (connectors_from_env() if connectors is None
+                                     else connectors)}
+    return {platform: given.get(platform) for platform in _platforms()}
+
+
+def log_configuration(connectors: Mapping[str, PushSource[Any] | None]) -> list[str]:
     """Say at start-up which platforms are served and why the others are not; returns them."""
     enabled = []
-    checks = {"meta": settings.meta_secret is not None and settings.meta_token is not None,
-              "x": settings.x_secret is not None,
-              "discourse": settings.discourse_key is not None}
-    for name, endpoint in ENDPOINTS.items():
-        if checks[name]:
-            enabled.append(name)
-            log.info("%s webhooks enabled at %s (source %s)", name, endpoint.path,
-                     endpoint.source)
+    classes = _platforms()
+    for platform, connector in connectors.items():
+        cls = classes[platform]
+        if connector is not None:
+            enabled.append(platform)
+            log.info("%s webhooks enabled at %s (source %s)", platform, webhook_path(cls),
+                     cls.name)
         else:
-            log.warning("%s webhooks disabled: %s not set; %s answers 404", name, endpoint.env,
-                        endpoint.path)
+            log.warning("%s webhooks disabled: %s not set; %s answers 404", platform,
+                        " and ".join(required_env(cls.config_model)), webhook_path(cls))
     if not enabled:
         log.warning("no platform is configured: every webhook route answers 404")
     return enabled
 
 
-def create_app(settings: IngestSettings, producer: RawProducer) -> web.Application:
-    """The aiohttp application; the caller owns (and closes) ``producer``."""
-    metrics = IngestMetrics(tuple(ENDPOINTS))
-    ingest = _Ingest(settings, producer, metrics)
+def create_app(settings: IngestSettings, producer: RawProducer,
+               connectors: Iterable[PushSource[Any]] | None = None) -> web.Application:
+    """The aiohttp application serving every registered push connector.
+
+    ``connectors`` are the configured ones (default: those the environment configures); the
+    other registered platforms answer 404. The caller owns (and closes) ``producer``.
+    """
+    served = _served(connectors)
+    metrics = IngestMetrics(tuple(served))
+    ingest = _Ingest(settings, producer, metrics, served)
+    classes = _platforms()
+    paths = {webhook_path(cls): platform for platform, cls in classes.items()}
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[_count_router_refusals(metrics)])
+                          middlewares=[_count_router_refusals(metrics, paths)])
     app[_METRICS] = metrics
-    app.router.add_get(ENDPOINTS["meta"].path, ingest.meta_get, allow_head=False)
-    app.router.add_post(ENDPOINTS["meta"].path, ingest.meta_post)
-    app.router.add_get(ENDPOINTS["x"].path, ingest.x_get, allow_head=False)
-    app.router.add_post(ENDPOINTS["x"].path, ingest.x_post)
-    app.router.add_post(ENDPOINTS["discourse"].path, ingest.discourse_post)
+    for path, platform in paths.items():
+        if classes[platform].has_handshake:
+            app.router.add_get(path, ingest.get_handler(platform), allow_head=False)
+        app.router.add_post(path, ingest.post_handler(platform))
     app.router.add_get("/metrics", ingest.metrics_page)
     app.router.add_get("/healthz", ingest.healthz)
-    log_configuration(settings)
+    log_configuration(served)
     return app
 
 

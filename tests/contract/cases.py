@@ -1,11 +1,16 @@
 """How the contract suite drives each registered connector: its fake, config and items.
 
 Every name in ``connectors.base.REGISTRY`` needs a case here; the suite fails for a connector
-without one, so a new connector cannot skip the contract.
+without one, so a new connector cannot skip the contract. Pull connectors (files, pollers) are
+driven through their fake API; push connectors (webhooks) through recorded deliveries in the
+platform's documented shape, signed here with the case's secret.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Callable
@@ -14,12 +19,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connectors.ingest.signatures import DISCOURSE, META, Scheme, X, sign
 from tests.fakes.base import FakeApi
 from tests.fakes.google import GoogleBusinessFake, GooglePlayFake, YouTubeFake
 from tests.fakes.reddit import RedditFake
 from tests.fakes.reviews import AppStoreFake, TrustpilotFake
 
 RECORDED = Path(__file__).parent / "recorded"
+
+# One webhook delivery: request headers (without the signature) and the raw body.
+Delivery = tuple[dict[str, str], bytes]
 USER_AGENT = "python:porte-voix-tests:1.0 (by /u/porte_voix_ci)"
 
 
@@ -42,6 +51,19 @@ class Case:
     add_item: Callable[[Any, str, int, datetime], None] = lambda fake, account, i, when: None
     load_recorded: Callable[[Any, str], list[Any]] = lambda fake, account: []
     env: dict[str, str] = field(default_factory=dict)
+    # push connectors only
+    push: bool = False
+    sign: Callable[[dict[str, Any], bytes], dict[str, str]] = lambda config, body: {}
+    dump: Callable[[Any], bytes] = lambda body: json.dumps(body, ensure_ascii=False).encode()
+    items_in: Callable[[Any], int] = lambda body: 1
+    redeliver: Callable[[dict[str, str], Any], list[Delivery]] = lambda headers, body: []
+    handshake: Callable[[dict[str, Any]], tuple[dict[str, str], str, dict[str, str]]] | None = None
+
+    def deliveries(self) -> list[tuple[Delivery, Any]]:
+        """The recorded deliveries (tests/contract/recorded/<name>.json) as sent, with their
+        decoded bodies."""
+        return [((dict(d["headers"]), self.dump(d["body"])), d["body"])
+                for d in recorded(self.name)["deliveries"]]
 
 
 def _items_at(start: datetime, count: int) -> list[datetime]:
@@ -91,6 +113,59 @@ def _reddit_recorded(fake: RedditFake, account: str) -> list[Any]:
     fake.links = [t for t in children if t["kind"] == "t3"]
     fake.comments = [t for t in children if t["kind"] == "t1"]
     return children
+
+
+def _signer(scheme: Scheme, key_field: str) -> Callable[[dict[str, Any], bytes], dict[str, str]]:
+    """The header the platform sends: HMAC-SHA256 of the body under the config's secret."""
+    def signed(config: dict[str, Any], body: bytes) -> dict[str, str]:
+        return {scheme.header: sign(scheme, str(config[key_field]), body)}
+    return signed
+
+
+META_LISTS = ("changes", "messaging", "standby")
+
+
+def _meta_items(body: Any) -> int:
+    return sum(len(entry.get(key, [])) for entry in body["entry"] for key in META_LISTS)
+
+
+def _meta_one_by_one(headers: dict[str, str], body: Any) -> list[Delivery]:
+    """Meta re-batching on retry: every item of the body alone in its own delivery, last first."""
+    alone = []
+    for entry in body["entry"]:
+        rest = {k: v for k, v in entry.items() if k not in META_LISTS}
+        for key in META_LISTS:
+            for item in entry.get(key, []):
+                one = {"object": body["object"], "entry": [{**rest, key: [item]}]}
+                alone.append((headers, json.dumps(one).encode()))
+    return alone[::-1]
+
+
+def _reserialized(headers: dict[str, str], body: Any) -> list[Delivery]:
+    """The same item in other bytes (another key order and layout)."""
+    return [(headers, json.dumps(body, indent=2, sort_keys=True).encode())]
+
+
+def _discourse_edited(headers: dict[str, str], body: Any) -> list[Delivery]:
+    """The post again, as ``post_edited`` with a later version: same post, another delivery."""
+    post = {**body["post"], "version": 2, "raw": f"{body['post']['raw']} (edit)"}
+    return [*_reserialized(headers, body),
+            ({**headers, "X-Discourse-Event": "post_edited"},
+             json.dumps({"post": post}).encode())]
+
+
+def _x_crc(config: dict[str, Any]) -> tuple[dict[str, str], str, dict[str, str]]:
+    token = "some_random"
+    digest = hmac.new(str(config["consumer_secret"]).encode(), token.encode(),
+                      hashlib.sha256).digest()
+    expected = json.dumps({"response_token": "sha256=" + base64.b64encode(digest).decode()})
+    return {"crc_token": token}, expected, {"crc_token": '{"for_user_id":"1"}'}
+
+
+def _meta_hub(config: dict[str, Any]) -> tuple[dict[str, str], str, dict[str, str]]:
+    good = {"hub.mode": "subscribe", "hub.verify_token": str(config["verify_token"]),
+            "hub.challenge": "1158201444"}
+    return good, "1158201444", {**good, "hub.verify_token": "guess"}
 
 
 CASES: dict[str, Case] = {
@@ -179,6 +254,36 @@ CASES: dict[str, Case] = {
         load_recorded=_reddit_recorded,
         env={"PORTE_VOIX_POLL_REDDIT_ACCESS_TOKEN": "t", "PORTE_VOIX_POLL_REDDIT_ACCOUNTS": "s",
              "PORTE_VOIX_POLL_REDDIT_USER_AGENT": USER_AGENT},
+    ),
+    "meta_webhook": Case(
+        "meta_webhook", polls=False, push=True,
+        config=lambda fake, accounts: {"app_secret": "meta-app-secret-4f1c",
+                                       "verify_token": "verify-token-9a7e"},
+        secret_fields=("app_secret", "verify_token"),
+        sign=_signer(META, "app_secret"),
+        dump=lambda body: json.dumps(body).encode(),  # Meta sends ASCII-escaped JSON
+        items_in=_meta_items,
+        redeliver=_meta_one_by_one,
+        handshake=_meta_hub,
+        env={"PORTE_VOIX_INGEST_META_APP_SECRET": "env-meta-secret",
+             "PORTE_VOIX_INGEST_META_VERIFY_TOKEN": "env-token"},
+    ),
+    "x_account_activity": Case(
+        "x_account_activity", polls=False, push=True,
+        config=lambda fake, accounts: {"consumer_secret": "DDD"},
+        secret_fields=("consumer_secret",),
+        sign=_signer(X, "consumer_secret"),
+        redeliver=_reserialized,
+        handshake=_x_crc,
+        env={"PORTE_VOIX_INGEST_X_CONSUMER_SECRET": "env-x-secret"},
+    ),
+    "discourse_webhook": Case(
+        "discourse_webhook", polls=False, push=True,
+        config=lambda fake, accounts: {"secret": "my_lovely_secret_for_web_hook"},
+        secret_fields=("secret",),
+        sign=_signer(DISCOURSE, "secret"),
+        redeliver=_discourse_edited,
+        env={"PORTE_VOIX_INGEST_DISCOURSE_SECRET": "env-discourse-secret"},
     ),
 }
 

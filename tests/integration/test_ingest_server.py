@@ -30,8 +30,11 @@ from kafka import KafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from connectors.base import PushSource
 from connectors.ingest import IngestSettings, build_producer, create_app
+from connectors.ingest.push import DiscourseWebhook, MetaWebhook, XAccountActivity
 from connectors.ingest.server import start_site
+from connectors.ingest.settings import DiscourseWebhookConfig, MetaWebhookConfig, XWebhookConfig
 from connectors.ingest.signatures import DISCOURSE, META, X, sign
 from connectors.producer import RawProducer
 from infra.broker import EmbeddedBroker, free_port, wait_for_port
@@ -100,13 +103,24 @@ class Served:
 
 
 def settings(**overrides: Any) -> IngestSettings:
-    values: dict[str, Any] = {
-        "meta_app_secret": SecretStr(META_SECRET), "meta_verify_token": SecretStr(VERIFY_TOKEN),
-        "x_consumer_secret": SecretStr(X_SECRET), "discourse_secret": SecretStr(DISCOURSE_SECRET),
-        "max_body_bytes": LIMIT, "ack_timeout_seconds": 5.0,
-    }
+    values: dict[str, Any] = {"max_body_bytes": LIMIT, "ack_timeout_seconds": 5.0}
     values.update(overrides)
     return IngestSettings(**values)
+
+
+def connectors() -> list[PushSource[Any]]:
+    """The three push connectors, configured with the secrets the tests sign with."""
+    return [
+        MetaWebhook(MetaWebhookConfig(app_secret=SecretStr(META_SECRET),
+                                      verify_token=SecretStr(VERIFY_TOKEN))),
+        XAccountActivity(XWebhookConfig(consumer_secret=SecretStr(X_SECRET))),
+        DiscourseWebhook(DiscourseWebhookConfig(secret=SecretStr(DISCOURSE_SECRET))),
+    ]
+
+
+def app(config: IngestSettings, producer: RawProducer,
+        served: list[PushSource[Any]] | None = None) -> web.Application:
+    return create_app(config, producer, connectors() if served is None else served)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +131,7 @@ def producer(broker: EmbeddedBroker) -> Iterator[RawProducer]:
 
 @pytest.fixture(scope="module")
 def server(producer: RawProducer) -> Iterator[Served]:
-    with Served(create_app(settings(), producer)) as served:
+    with Served(app(settings(), producer)) as served:
         yield served
 
 
@@ -437,7 +451,7 @@ def test_a_body_at_the_default_one_mib_limit_is_stored(
     body = body[:-1] + b',"pad":"' + b"p" * padding + b'"}'
     assert len(body) == 1024 * 1024
     with build_producer(defaults, broker.bootstrap) as big, Served(
-            create_app(defaults, big)) as served:
+            app(defaults, big)) as served:
         response = post(f"{served.url}/webhooks/discourse", body, {
             "X-Discourse-Event-Signature": sign(DISCOURSE, DISCOURSE_SECRET, body),
             "X-Discourse-Instance": FORUM})
@@ -455,7 +469,7 @@ def test_broker_down_is_503_never_200(tmp_path: Path) -> None:
         ensure_topics(own.bootstrap, specs=[topic("social.raw")])
         own_producer = build_producer(fast, own.bootstrap)
         try:
-            with Served(create_app(fast, own_producer)) as served:
+            with Served(app(fast, own_producer)) as served:
                 url = f"{served.url}/webhooks/discourse"
 
                 def deliver(mark: str) -> requests.Response:
@@ -485,8 +499,8 @@ def test_broker_down_is_503_never_200(tmp_path: Path) -> None:
 def test_unconfigured_platforms_answer_404_and_are_named_at_start_up(
         producer: RawProducer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    only_discourse = settings(meta_verify_token=None, x_consumer_secret=SecretStr(""))
-    with Served(create_app(only_discourse, producer)) as served:
+    only_discourse = [c for c in connectors() if c.platform == "discourse"]
+    with Served(app(settings(), producer, only_discourse)) as served:
         assert "meta webhooks disabled: PORTE_VOIX_INGEST_META_APP_SECRET and " \
                "PORTE_VOIX_INGEST_META_VERIFY_TOKEN not set" in caplog.text
         assert "x webhooks disabled: PORTE_VOIX_INGEST_X_CONSUMER_SECRET not set" in caplog.text
@@ -511,7 +525,10 @@ def test_python_m_connectors_ingest_serves_from_the_environment(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTE_VOIX_INGEST_")}
     env.update({"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
                 "PORTE_VOIX_INGEST_PORT": str(port),
-                "PORTE_VOIX_INGEST_DISCOURSE_SECRET": DISCOURSE_SECRET})
+                "PORTE_VOIX_INGEST_DISCOURSE_SECRET": DISCOURSE_SECRET,
+                # incomplete or empty secrets disable their platform, never serve it unsigned
+                "PORTE_VOIX_INGEST_META_APP_SECRET": META_SECRET,
+                "PORTE_VOIX_INGEST_X_CONSUMER_SECRET": ""})
     log_path = tmp_path / "ingest.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "connectors.ingest"], cwd=REPO,
