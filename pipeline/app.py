@@ -174,13 +174,13 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
 
     if settings.deliver_enabled:
         app.agent(topics["crm.commands"], name="deliver")(deliver_agent)
+        for level, name in enumerate(RETRY_TOPICS[: len(policy.delays)], start=1):
+            app.agent(topics[name], name=f"deliver-retry-{level}")(retry_agent(level))
     if settings.feedback_sink:
         feedback_topics = app.topic(*(n for n in TOPICS if n.startswith("feedback.")),
                                     key_type=bytes, value_type=bytes, key_serializer="raw",
                                     value_serializer="raw")
         app.agent(feedback_topics, name="deliver-feedback")(feedback_agent)
-        for level, name in enumerate(RETRY_TOPICS[: len(policy.delays)], start=1):
-            app.agent(topics[name], name=f"deliver-retry-{level}")(retry_agent(level))
     if settings.quality_enabled:
         from pipeline.quality.agent import register_quality_agents
 
