@@ -37,7 +37,7 @@ chromium: ## Install chromium + chromium-driver for the browser test (root, only
 	  "(as root: apt-get install -y chromium chromium-driver)"; fi
 
 test: venv chromium ## Run the whole test suite (unit, contract, integration)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2
 
 unit: venv ## Run the unit tests only
 	$(BIN)/pytest -q -m "not integration" tests/unit

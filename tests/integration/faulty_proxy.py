@@ -17,6 +17,17 @@ import requests
 from infra.processes import free_port
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gave up mid-answer (its timeout) is expected here, not an error."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FaultyProxy:
     def __init__(self, target: str, failure_rate: float = 0.3, window_seconds: float = 30.0,
                  seed: int = 7) -> None:
@@ -28,7 +39,7 @@ class FaultyProxy:
         self.started_at = 0.0
         self.counts = {"forwarded": 0, "failed_before": 0, "failed_after": 0}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server = _QuietServer(("127.0.0.1", self.port), self._handler())
 
     @property
     def url(self) -> str:
