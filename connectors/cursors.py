@@ -1,23 +1,22 @@
 """Poller cursors on the compacted topic ``connectors.cursors``: one CursorState per key.
 
 The key is ``connector/account/stream``; the latest value per key is the resume point. A poller
-reads the whole topic at start and keeps the last value of each key. The end of the partition
-is the high watermark carried by fetch responses, never ListOffsets: the embedded broker answers
-ListOffsets LATEST wrongly (start of the last batch + 1, see tansu-notes.md) while the fetch
-high watermark was measured right. A commit waits for the broker's acknowledgement (acks=all),
+reads the whole topic at start (``connectors.reading``: to the high watermark of the fetch
+responses, never ListOffsets, which the embedded broker answers wrongly) and keeps the last
+value of each key. A commit waits for the broker's acknowledgement (acks=all),
 so a cursor is never ahead of what was stored.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from types import TracebackType
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
+from connectors.reading import ReadTimeout, assign_from_start, read_batches
 from pipeline.errors import Retriable
 from schemas.models import CursorState
 
@@ -52,25 +51,12 @@ class KafkaCursorStore:
                                  fetch_max_wait_ms=100, client_id="porte-voix-cursors-read")
         states: dict[str, CursorState] = {}
         try:
-            ids = consumer.partitions_for_topic(self.topic)
-            if not ids:
-                raise Retriable(f"topic {self.topic} does not exist or has no partitions yet")
-            partitions = [TopicPartition(self.topic, p) for p in sorted(ids)]
-            consumer.assign(partitions)
-            consumer.seek_to_beginning(*partitions)
-            deadline = time.monotonic() + self.read_timeout
-            pending = set(partitions)
-            while pending:
-                if time.monotonic() > deadline:
-                    raise Retriable(f"reading {self.topic} took longer than {self.read_timeout}s")
-                for records in consumer.poll(timeout_ms=200).values():
-                    for record in records:
-                        self._apply(states, record.key, record.value)
-                for tp in list(pending):
-                    end = consumer.highwater(tp)  # from the last fetch response
-                    if end is not None and consumer.position(tp) >= end:
-                        pending.discard(tp)
-        except KafkaError as exc:
+            partitions = assign_from_start(consumer, [self.topic])
+            for batch in read_batches(consumer, partitions, timeout=self.read_timeout,
+                                      strict=True):
+                for record in batch:
+                    self._apply(states, record.key, record.value)
+        except (LookupError, ReadTimeout, KafkaError) as exc:
             raise Retriable(f"reading {self.topic}: {exc}") from exc
         finally:
             consumer.close()

@@ -31,7 +31,7 @@ class Letter:
 
 
 def read_letters(bootstrap: str | list[str], topics: Iterable[str] = DEADLETTER_TOPICS,
-                 quiet: float = 1.5) -> list[Letter]:
+                 quiet: float = 0.0) -> list[Letter]:
     letters = []
     for record in read_from_start(bootstrap, list(topics), quiet=quiet):
         try:

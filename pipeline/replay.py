@@ -20,9 +20,9 @@ never correctness. Measured on the embedded broker (Tansu, 5,000 raw records, 3 
 it answers by arrival time, which is exact for records produced live (``since`` near the end:
 10 records read); for records whose producer stamped them in the past it answers offset 0,
 and the replay reads everything and keeps what is recent (5,000 read, 200 kept, ~3.6k records/s
-read and filtered). End offsets are wrong on Tansu, so the replay ends when records stop coming
-(``quiet`` seconds of idle polling) or, per partition, at the first record written after the
-replay started (live traffic, which the live pipeline handles). Replaying twice into the same
+read and filtered). The replay ends, per partition, at the end known from the fetch responses
+(``connectors.reading``; end offsets are wrong on Tansu) or at the first record written after
+the replay started (live traffic, which the live pipeline handles). Replaying twice into the same
 suffix writes the records twice; their ids are the same, so consumers deduplicate as usual.
 """
 
@@ -40,6 +40,7 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+from connectors.reading import read_batches
 from pipeline.enrich import EnrichConfig, Enricher
 from pipeline.normalize.brands import BrandDirectory
 from pipeline.records import Origin, Output, guarded
@@ -160,7 +161,7 @@ def start_offsets(consumer: KafkaConsumer, partitions: list[TopicPartition],
 
 
 def replay(source_topic: str, since: datetime, suffix: str, bootstrap: list[str] | str, *,
-           settings: Settings | None = None, quiet: float = 3.0, batch: int = 500,
+           settings: Settings | None = None, timeout: float = 3600.0, batch: int = 500,
            create_topics: Callable[[list[TopicSpec]], object] | None = None) -> ReplayStats:
     """Replay ``source_topic`` from ``since`` into ``<topic>.<suffix>``; see the module doc."""
     if not _SUFFIX.match(suffix):
@@ -197,12 +198,7 @@ def replay(source_topic: str, since: datetime, suffix: str, bootstrap: list[str]
         log.info("replaying %s since %s into *.%s (start: %s)", source_topic,
                  since.isoformat(), suffix, stats.start)
         live: set[TopicPartition] = set()
-        last_record = time.monotonic()
-        while len(live) < len(partitions) and time.monotonic() - last_record < quiet:
-            polled = consumer.poll(timeout_ms=300)
-            records = [r for recs in polled.values() for r in recs]
-            if not records:
-                continue
+        for records in read_batches(consumer, partitions, timeout=timeout):
             stats.read += len(records)
             for record in records:
                 if record.timestamp > started_ms:
@@ -213,7 +209,6 @@ def replay(source_topic: str, since: datetime, suffix: str, bootstrap: list[str]
             chosen = sorted((r for r in records if since_ms <= r.timestamp <= started_ms),
                             key=lambda r: (r.timestamp, r.partition, r.offset))
             if not chosen:
-                last_record = time.monotonic()
                 continue
             outputs = stages.run(
                 [r.value for r in chosen],
@@ -226,7 +221,6 @@ def replay(source_topic: str, since: datetime, suffix: str, bootstrap: list[str]
                 future.get(timeout=30)  # raises if the broker refused a record
             stats.replayed += len(chosen)
             stats.produced.update(o.topic for o in outputs)
-            last_record = time.monotonic()  # quiet counts idle polling, not processing
     finally:
         consumer.close()
         producer.close()

@@ -87,7 +87,7 @@ def test_replay_into_v2_gives_the_same_events_and_command_ids_and_since_filters(
 
     started = time.monotonic()
     stats = replay("social.raw", datetime(2005, 1, 1, tzinfo=UTC), "v2",
-                   fresh_broker.bootstrap, quiet=1.5)
+                   fresh_broker.bootstrap)
     elapsed = time.monotonic() - started
     print(f"replayed {stats.replayed} raw records in {elapsed:.1f}s (start: {stats.start}), "
           f"produced {dict(stats.produced)}")
@@ -109,7 +109,7 @@ def test_replay_into_v2_gives_the_same_events_and_command_ids_and_since_filters(
     assert "crm.results.v2" not in versioned, "delivery is not replayed"
     assert {t.removesuffix(".v2") for t in [*versioned, *stats.produced]} <= set(TOPICS)
 
-    since = replay("social.raw", middle, "v3", fresh_broker.bootstrap, quiet=1.5)
+    since = replay("social.raw", middle, "v3", fresh_broker.bootstrap)
     print(f"since {middle.isoformat()}: read {since.read}, replayed {since.replayed} "
           f"in {since.seconds:.1f}s (start: {since.start})")
     assert since.replayed == len(late)
