@@ -76,9 +76,17 @@ class EnrichConfig(BaseModel):
     incident_min_seeds: int = Field(
         default=2, ge=0,
         description="Members that must read as a crisis on their own (crisis head).")
+    crisis_threshold: float | None = Field(
+        default=0.7, ge=0.0, le=1.0,
+        description="Crisis-head probability from which one message alone is a crisis signal "
+                    "(empty: the threshold stored with the model). Incident grouping brings "
+                    "the recall, so the head alone is trusted only when it is sure.")
     incident_seed_probability: float = Field(
         default=0.4, ge=0.0, le=1.0,
         description="Crisis-head probability from which a message counts as a seed.")
+    incident_seed_cues: tuple[str, ...] = Field(
+        default=("outage", "safety", "data_leak"),
+        description="Cue families that make a negative message a seed, whatever the head says.")
     incident_window_items: int = Field(
         default=400, ge=1, description="Recent messages kept per brand to form groups.")
     incident_window_hours: float = Field(

@@ -63,19 +63,24 @@ def brand_pattern(brand: str) -> re.Pattern[str]:
 _REASON_FAMILIES = ("outage", "safety", "fraud", "legal", "data_leak", "churn")
 
 
-# In the training data complaints and insults are negative and praise positive (> 98 %): a
-# confident intent overrules the sentiment head where they disagree, which catches sarcasm
-# ("Génial, encore une panne") that a bag of words reads as positive.
+# In the training data complaints and insults are negative and praise positive (> 98 %), spam
+# and feature requests neutral (> 91 %): a confident intent overrules the sentiment head where
+# they disagree. That catches sarcasm ("Génial, encore une panne") that a bag of words reads
+# as positive, and the polite "Great app! Please add..." that is a request, not praise.
 _INTENT_SENTIMENT = {Intent.complaint: "negative", Intent.toxic: "negative",
-                     Intent.praise: "positive"}
+                     Intent.praise: "positive", Intent.spam: "neutral",
+                     Intent.feature_request: "neutral"}
 _AGREE_MIN_CONFIDENCE = 0.6
 
 
 def _agree(intent: Intent, intent_conf: float, label: str, score: float,
            conf: float) -> tuple[str, float, float]:
     expected = _INTENT_SENTIMENT.get(intent)
-    if expected is None or label == expected or label == "neutral" \
-            or intent_conf < _AGREE_MIN_CONFIDENCE:
+    if expected is None or label == expected or intent_conf < _AGREE_MIN_CONFIDENCE:
+        return label, score, conf
+    if expected == "neutral":
+        return expected, 0.0, min(conf, intent_conf)
+    if label == "neutral":
         return label, score, conf
     signed = abs(score) if expected == "positive" else -abs(score)
     return expected, signed, min(conf, intent_conf)
@@ -153,6 +158,8 @@ class Enricher:
         thresholds = self._models.meta.get("thresholds")
         self._thresholds: dict[str, float] = dict(thresholds) if isinstance(thresholds, dict) \
             else {}
+        if self.config.crisis_threshold is not None:
+            self._thresholds["crisis"] = self.config.crisis_threshold
         lexicons()  # compile the cue patterns now, not on the first message
         self.model_version = f"{MODEL_VERSION}+{self._models.meta.get('digest', 'unknown')}"
         self._area_classes = [ProductArea(c) for c in self._models.classes("product_area")]
@@ -192,24 +199,34 @@ class Enricher:
             for e, (_, redacted), (lang, _) in zip(events, redactions, langs, strict=True)
         ]
         rows = self._rows(events, self._models.predict(prepared))
-        incident = self._incident_members(events, rows, redactions, lookahead)
+        incident = self._incident_members(events, rows, prepared, redactions, lookahead)
         return [self._decide(event, row, prep, lang, pii, redacted, member)
                 for event, row, prep, lang, (pii, redacted), member
                 in zip(events, rows, prepared, langs, redactions, incident, strict=True)]
 
     def _incident_members(self, events: Sequence[SocialEvent], rows: Sequence[_Row],
+                          prepared: Sequence[Prepared],
                           redactions: Sequence[tuple[list[PiiKind], str]],
                           lookahead: bool) -> list[bool]:
-        """Which events belong to an incident cluster of their brand (see ``incidents``)."""
+        """Which events belong to an incident cluster of their brand (see ``incidents``).
+
+        A seed reads as a crisis on its own: the crisis head is sure enough, or a negative
+        message names an outage, a safety problem or a data leak (a shoe that injures
+        runners is a crisis long before the head has seen one).
+        """
         if not self.config.incidents:
             return [False] * len(events)
         seed_p = self.config.incident_seed_probability
+        seed_cues = self.config.incident_seed_cues
         tracker = self._incidents
         ids = []
         marked = []
-        for event, row, (_, redacted) in zip(events, rows, redactions, strict=True):
+        for event, row, prep, (_, redacted) in zip(events, rows, prepared, redactions,
+                                                   strict=True):
             words = content_words(redacted, self._brand_pattern(event.brand))
-            item = tracker.add(event.brand, event.created_at, words, row.crisis_p >= seed_p)
+            seed = row.crisis_p >= seed_p or (
+                row.sentiment == "negative" and any(c in prep.cues for c in seed_cues))
+            item = tracker.add(event.brand, event.created_at, words, seed)
             ids.append(item)
             marked.append(tracker.is_incident(event.brand, item))
         if lookahead:
@@ -236,12 +253,17 @@ class Enricher:
         def column(name: str, cls: str) -> np.ndarray:
             return probs[name][:, models.classes(name).index(cls)]
 
-        def flags(name: str) -> list[bool]:
-            return (column(name, "1") >= self._thresholds.get(name, 0.5)).tolist()
-
         sentiment, sentiment_conf = pick("sentiment")
         score = (column("sentiment", "positive") - column("sentiment", "negative")).tolist()
         intent, intent_conf = pick("intent")
+
+        def flags(name: str) -> list[bool]:
+            """Head above its threshold: the predicted intent's own one where training chose
+            one (``actionable@toxic``), else the head's."""
+            base = self._thresholds.get(name, 0.5)
+            cut = np.array([self._thresholds.get(f"{name}@{i}", base) for i in intent])
+            return (column(name, "1") >= cut).tolist()
+
         urgency, _ = pick("urgency")
         masks = np.stack([self._area_mask(e.brand) for e in events])
         areas = np.where(masks, probs["product_area"], 0.0)

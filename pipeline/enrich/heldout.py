@@ -61,9 +61,17 @@ def load_records(train_dir: Path) -> list[dict[str, Any]]:
 
 def fold_models(examples: Sequence[Example], train_idx: Sequence[int], cache: Path,
                 thresholds: dict[str, float]) -> Path:
-    """Models trained on the given examples only, cached on disk by their digest."""
-    digest = hashlib.sha256(
-        "\n".join(examples[i].doc.text for i in train_idx).encode()).hexdigest()[:12]
+    """Models trained on the given examples only, cached on disk by their digest.
+
+    The digest covers the code and lexicons that shape the models too, so a change to the
+    features or the incident vocabulary never reuses stale fold models.
+    """
+    hasher = hashlib.sha256("\n".join(examples[i].doc.text for i in train_idx).encode())
+    package = Path(__file__).parent
+    for source in sorted([*package.glob("*.py"), *(package / "lexicons").glob("*")]):
+        if source.is_file():
+            hasher.update(source.read_bytes())
+    digest = hasher.hexdigest()[:12]
     path = cache / f"fold-{digest}.npz"
     if not path.exists():
         chosen = [examples[i] for i in train_idx]
@@ -116,6 +124,14 @@ def scores(records: Sequence[dict[str, Any]], out: Sequence[Enrichment]) -> dict
     return figures
 
 
+def _value(raw: str) -> Any:
+    """An override as JSON when it parses (lists, numbers), else the plain string."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=TRAIN_DIR)
@@ -131,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("training records and examples do not line up")
     thresholds = TextModels.load(DEFAULT_MODEL_PATH).meta.get("thresholds") or {}
     assert isinstance(thresholds, dict)
-    overrides = dict(item.split("=", 1) for item in args.set)
+    overrides = {key: _value(raw) for key, raw in (item.split("=", 1) for item in args.set)}
     args.cache.mkdir(parents=True, exist_ok=True)
     groups = [ex.source for ex in examples]
     pooled: dict[str, tuple[list[dict[str, Any]], list[Enrichment]]] = {}

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipeline.enrich.text import for_dedup
+from pipeline.enrich.lexicons import CONCEPT_PREFIX, concept_text
+from pipeline.enrich.text import for_dedup, strip_accents
 
 # Function words of both languages and words every customer message uses: they link
 # unrelated messages and say nothing about an incident.
@@ -36,8 +37,8 @@ its it's i'm im ive dont doesnt didnt cant wont isnt arent wasnt also still even
 get got getting one two now today yesterday tonight week day days hours hour minutes
 please thanks thank anyone someone everyone people guys lol via amp
 les des une uns est sont etait ete avoir avez avons ont suis sommes etes mais pour par
-sur dans avec sans sous chez vous nous ils elles leur leurs votre vos notre nos mon mes
-ton tes son ses cette ces cet qui que quoi dont quand comme plus moins tres trop bien
+sur dans avec sans sous chez vous nous ils elles leur leurs votre vos notre nos mon mes moi
+toi soi mois ton tes son ses cette ces cet qui que quoi dont quand comme plus moins tres trop bien
 fait faire fais toujours encore deja aussi alors donc car puis rien tout tous toute toutes
 quelqu quelque personne depuis ete avant apres ici aujourd hui soir matin jour jours
 heure heures merci svp bonjour salut non oui ca cela ceci elle lui leur meme autre autres
@@ -52,22 +53,41 @@ def term_key(word: str) -> int:
     return zlib.crc32(word.encode()) % _BUCKETS
 
 
-def content_words(text: str, brand: re.Pattern[str] | None = None) -> list[str]:
-    """Stemmed content words of a text: folded, no stop words, no brand name, no duplicates.
+_MONEY = re.compile(
+    r"(?<![\w.,])(?:[€$£]\s?(\d+)(?:[.,]\d+)?"
+    r"|(\d+)(?:[.,]\d+)?\s?(?:€|\$|£|eur\b|euros?\b|dollars?\b|usd\b))")
 
-    Stems are the first six letters after a plural s or x ("declined", "declines" ->
-    "declin"; "refusées", "refusé" -> "refuse"; "trips" -> "trip"). The brand's own name
-    is dropped: every message to the brand carries it, and a brand unseen in training
-    would make it look rare and link everything.
+
+def _money(match: re.Match[str]) -> str:
+    return f" {CONCEPT_PREFIX}money{match.group(1) or match.group(2)} "
+
+
+def content_words(text: str, brand: re.Pattern[str] | None = None) -> list[str]:
+    """Stemmed content words and concepts of a text: no stop words, no brand name, no repeats.
+
+    Words of the concept glossary become their concept ("carte refusée", "card declined" and
+    "tarjeta rechazada" all give ``zzcard zzdeclined``), and amounts of money a token of their
+    own ("+2€/mois", "€2 more" -> ``zzmoney2``): an incident is the same whatever the
+    language people write it in, and the same price rise shows the same amount. The other
+    words are stemmed to their first six letters after a plural s or x ("declined",
+    "declines" -> "declin"; "trips" -> "trip"). The brand's own name is dropped: every
+    message to the brand carries it, and a brand unseen in training would make it look rare
+    and link everything; it is cut out of hashtags too ("#CroqueDown" -> "down").
     """
+    folded = for_dedup(_MONEY.sub(_money, strip_accents(text.lower())))
+    if brand is not None:  # after handles are gone, so "@NuviaMobile" leaves no "mobile"
+        folded = brand.sub(" ", folded)
     seen: dict[str, None] = {}
-    for word in _WORD.findall(for_dedup(text)):
-        if word in _STOPWORDS or (word.isdigit() and len(word) < 3):
+    for word in _WORD.findall(concept_text(folded)):
+        if word.startswith(CONCEPT_PREFIX):
+            seen.setdefault(word, None)
             continue
-        if brand is not None and brand.fullmatch(word):
+        if word in _STOPWORDS or (word.isdigit() and len(word) < 3):
             continue
         if len(word) > 3 and word[-1] in "sx":
             word = word[:-1]
+            if word in _STOPWORDS:
+                continue
         seen.setdefault(word[:_STEM], None)
     return list(seen)
 
@@ -97,6 +117,7 @@ class _BrandWindow:
 
     items: deque[_Item] = field(default_factory=deque)
     postings: dict[int, dict[int, float]] = field(default_factory=dict)
+    seed_postings: dict[int, dict[int, float]] = field(default_factory=dict)
     label_of: dict[int, int] = field(default_factory=dict)
     members: dict[int, set[int]] = field(default_factory=dict)
     seeds: dict[int, int] = field(default_factory=dict)
@@ -152,9 +173,13 @@ class IncidentTracker:
         self._evict(window, created_at)
         item = _Item(self._next_id, created_at, self.vector(words), seed)
         self._next_id += 1
+        strong = self.settings.strong_similarity
+        # A link needs a seed at one end (below), so a message that is no seed is scored
+        # against the seeds only: the same groups, without walking every posting list.
+        index = window.postings if seed or strong <= 1.0 else window.seed_postings
         scores: dict[int, float] = {}
         for key, weight in item.vector.items():
-            posting = window.postings.get(key)
+            posting = index.get(key)
             if posting:
                 for other, other_weight in posting.items():
                     scores[other] = scores.get(other, 0.0) + weight * other_weight
@@ -165,7 +190,6 @@ class IncidentTracker:
         window.is_seed[label] = seed
         threshold = self.settings.similarity
         is_seed = window.is_seed
-        strong = self.settings.strong_similarity
         for other, score in scores.items():
             # Only links that touch a seed count: two ordinary messages about the app do
             # not make an incident, and chains of them would swallow the whole brand.
@@ -173,17 +197,21 @@ class IncidentTracker:
                 label = self._merge(window, label, window.label_of[other])
         for key, weight in item.vector.items():
             window.postings.setdefault(key, {})[item.item_id] = weight
+            if seed:
+                window.seed_postings.setdefault(key, {})[item.item_id] = weight
         window.items.append(item)
         return item.item_id
+
+    def _qualifies(self, window: _BrandWindow, label: int) -> bool:
+        return (len(window.members[label]) >= self.settings.min_size
+                and window.seeds[label] >= self.settings.min_seeds)
 
     def is_incident(self, brand: str, item_id: int) -> bool:
         """True when the message's group (as it stands now) is an incident."""
         window = self._brands.get(brand)
         if window is None or item_id not in window.label_of:
             return False
-        label = window.label_of[item_id]
-        return (len(window.members[label]) >= self.settings.min_size
-                and window.seeds[label] >= self.settings.min_seeds)
+        return self._qualifies(window, window.label_of[item_id])
 
     def group_size(self, brand: str, item_id: int) -> int:
         window = self._brands.get(brand)
@@ -211,12 +239,14 @@ class IncidentTracker:
         items = window.items
         while items and (len(items) >= limit or items[0].created_at < oldest):
             item = items.popleft()
-            for key in item.vector:
-                posting = window.postings.get(key)
-                if posting is not None:
-                    posting.pop(item.item_id, None)
-                    if not posting:
-                        del window.postings[key]
+            for index in (window.postings, window.seed_postings) if item.seed \
+                    else (window.postings,):
+                for key in item.vector:
+                    posting = index.get(key)
+                    if posting is not None:
+                        posting.pop(item.item_id, None)
+                        if not posting:
+                            del index[key]
             label = window.label_of.pop(item.item_id)
             del window.is_seed[item.item_id]
             group = window.members[label]

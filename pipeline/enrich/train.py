@@ -171,13 +171,33 @@ def choose_thresholds(x: sp.csr_matrix, n_word: int, examples: Sequence[Example]
             scores = np.asarray(xs[test_idx] @ head.coef.T).ravel() + head.intercept[0]
             p1 = 1.0 / (1.0 + np.exp(-scores))
             p[test_idx] = p1 if head.classes[1] == "1" else 1.0 - p1
-        accuracy = [float(((p >= t) == y).mean()) for t in THRESHOLD_GRID]
-        best = max(range(len(THRESHOLD_GRID)),
-                   key=lambda k: (round(accuracy[k], 4), -abs(THRESHOLD_GRID[k] - 0.5)))
-        chosen[name] = float(THRESHOLD_GRID[best])
-        print(f"  threshold {name:<17} {chosen[name]:.2f}  grouped-CV accuracy "
-              f"{accuracy[best]:.3f} (at 0.50: {accuracy[list(THRESHOLD_GRID).index(0.5)]:.3f})")
+        chosen[name] = _best_threshold(p, y, name)
+        if name in PER_INTENT_HEADS:
+            intents = np.array([examples[i].labels.get("intent", "") for i in rows])
+            for intent in sorted(set(intents.tolist())):
+                mask = intents == intent
+                if mask.sum() >= PER_INTENT_MIN_ROWS and 0 < y[mask].sum() < mask.sum():
+                    key = f"{name}@{intent}"
+                    chosen[key] = _best_threshold(p[mask], y[mask], key)
     return chosen
+
+
+# A head whose base rate differs a lot between intents gets a threshold per intent: most
+# insults need no ticket, most complaints do, and one cut-off for both misses the insults
+# that carry a case ("thieves, give me my money back").
+PER_INTENT_HEADS = frozenset({"actionable"})
+PER_INTENT_MIN_ROWS = 100
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray, name: str) -> float:
+    """The most accurate threshold of the grid; ties go to the one nearest 0.5."""
+    accuracy = [float(((p >= t) == y).mean()) for t in THRESHOLD_GRID]
+    best = max(range(len(THRESHOLD_GRID)),
+               key=lambda k: (round(accuracy[k], 4), -abs(THRESHOLD_GRID[k] - 0.5)))
+    print(f"  threshold {name:<26} {THRESHOLD_GRID[best]:.2f}  grouped-CV accuracy "
+          f"{accuracy[best]:.3f} (at 0.50: {accuracy[list(THRESHOLD_GRID).index(0.5)]:.3f}, "
+          f"n={len(y)})")
+    return float(THRESHOLD_GRID[best])
 
 
 def out_of_fold(prepared: Sequence[Prepared], examples: Sequence[Example],

@@ -12,7 +12,7 @@ import pytest
 from pipeline.enrich import EnrichConfig, Enricher
 from pipeline.enrich.classifier import TextModels
 from pipeline.enrich.config import DEFAULT_MODEL_PATH
-from pipeline.enrich.enricher import brand_pattern, consistent_flags
+from pipeline.enrich.enricher import _agree, brand_pattern, consistent_flags
 from pipeline.enrich.features import Doc, Featurizer, meta_tokens, negation_tokens, prepare
 from pipeline.enrich.lexicons import cues, lexicons
 from pipeline.enrich.text import for_model, strip_accents
@@ -132,12 +132,26 @@ def test_thresholds_stored_with_the_model_decide_the_binary_flags(tmp_path: Path
         path = tmp_path / f"m{value}.npz"
         TextModels(models.featurizer, list(models.heads.values()), meta,
                    list(models.stacked.values())).save(path)
-        return Enricher(EnrichConfig(model_path=path))
+        return Enricher(EnrichConfig(model_path=path, crisis_threshold=None, incidents=False))
 
     never, always = with_thresholds(1.01), with_thresholds(0.0)
     assert (never.enrich(_event(text, 3)).crisis_signal,
             always.enrich(_event(text, 3)).crisis_signal) == (False, True)
     assert always.enrich(_event(text, 4)).feature_specific is True
+    configured = Enricher(EnrichConfig(model_path=tmp_path / "m1.01.npz", crisis_threshold=0.0,
+                                       incidents=False))
+    assert configured.enrich(_event(text, 3)).crisis_signal is True  # the setting wins
+
+
+def test_a_per_intent_threshold_applies_to_messages_of_that_intent(tmp_path: Path) -> None:
+    models = TextModels.load(DEFAULT_MODEL_PATH)
+    insult = "Vous êtes des voleurs et des incapables, rendez-moi mon argent"
+    meta = {**models.meta, "thresholds": {"actionable": 1.01, "actionable@toxic": 0.0}}
+    path = tmp_path / "per-intent.npz"
+    TextModels(models.featurizer, list(models.heads.values()), meta,
+               list(models.stacked.values())).save(path)
+    out = Enricher(EnrichConfig(model_path=path)).enrich(_event(insult, 3))
+    assert out.intent is Intent.toxic and out.actionable is True
 
 
 def test_unvalidated_output_equals_its_validated_copy() -> None:
@@ -189,3 +203,17 @@ def test_spam_in_the_brands_name_is_urgent_and_a_generic_scam_is_not() -> None:
     assert [e.intent for e in out] == [Intent.spam, Intent.spam]
     assert [e.urgency for e in out] == [Urgency.high, Urgency.low]
     assert out[0].urgency_reasons == ["fraud", "brand_impersonation"]
+
+
+@pytest.mark.parametrize(("intent", "label", "expected"), [
+    (Intent.feature_request, "positive", "neutral"),   # "Great app! Please add ..."
+    (Intent.spam, "positive", "neutral"),              # "Earn free crypto!"
+    (Intent.complaint, "positive", "negative"),        # "Génial, encore une panne"
+    (Intent.praise, "negative", "positive"),
+    (Intent.complaint, "neutral", "neutral"),          # a calm complaint stays neutral
+    (Intent.question, "positive", "positive"),         # questions carry any sentiment
+])
+def test_a_confident_intent_sets_the_sentiment_its_labelling_convention_gives(
+        intent: Intent, label: str, expected: str) -> None:
+    assert _agree(intent, 0.9, label, 0.5, 0.8)[0] == expected
+    assert _agree(intent, 0.3, label, 0.5, 0.8)[0] == label  # unsure intent: head decides

@@ -134,11 +134,24 @@ def test_incident_members_in_a_stream_are_urgent() -> None:
 
 
 def test_content_words_drop_brand_stop_words_and_plurals() -> None:
-    words = content_words("Les paiements refusés chez Banque Azur, cards declined!",
+    words = content_words("Les virements bloqués chez Banque Azur, trips cancelled by the agents",
                           brand_pattern("Banque Azur"))
     assert "azur" not in words
     assert "les" not in words
-    assert {"paieme", "refuse", "card", "declin"} <= set(words)
+    assert {"trip", "zztransfer", "zzblocked", "zzsupport"} <= set(words)
+
+
+def test_content_words_are_the_same_across_languages() -> None:
+    french = content_words("Carte refusée 3 fois au supermarché, +2€/mois en plus")
+    english = content_words("card declined at the supermarket, and €2 more a month")
+    spanish = content_words("mi tarjeta rechazada en el supermercado")
+    shared = {"zzcard", "zzdeclined", "zzsupermarket"}
+    assert shared <= set(french) and shared <= set(english) and shared <= set(spanish)
+    assert "zzmoney2" in french and "zzmoney2" in english
+
+
+def test_a_longer_glossary_phrase_wins_over_its_words() -> None:
+    assert content_words("they stole my personal data") == ["stole", "zzdataleak"]
 
 
 def tracker(**settings: float) -> IncidentTracker:

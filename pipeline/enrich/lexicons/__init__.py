@@ -106,3 +106,59 @@ def cues(model_text: str) -> dict[str, int]:
         for family in _families_of(matched):
             found[family] = found.get(family, 0) + 1
     return found
+
+
+def _concept_terms() -> list[tuple[str, list[str]]]:
+    """``concepts.txt`` as (concept, terms) in file order."""
+    table: list[tuple[str, list[str]]] = []
+    for line in (LEXICON_DIR / "concepts.txt").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, terms = line.partition(":")
+        folded = [strip_accents(t.strip().lower()) for t in terms.split(",")]
+        table.append((name.strip().replace("_", ""), [t for t in folded if t]))
+    return table
+
+
+@lru_cache(maxsize=1)
+def _concept_patterns() -> tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]:
+    """One prefix-factored scan pattern over every term, and each concept's own pattern."""
+    table = _concept_terms()
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for _, terms in table:
+        for term in terms:
+            node = root
+            for atom in _atoms(term):
+                node = node.setdefault(atom, {})
+            node[_END] = {}
+    scan = re.compile(r"(?<!\w)" + _trie_regex(root) + r"(?!\w)")
+    own = tuple((name, re.compile(r"(?:" + _alternation(set(terms)) + r")"))
+                for name, terms in table)
+    return scan, own
+
+
+@lru_cache(maxsize=8192)
+def _concept_of(matched: str) -> str:
+    for name, pattern in _concept_patterns()[1]:
+        if pattern.fullmatch(matched):
+            return name
+    return ""
+
+
+CONCEPT_PREFIX = "zz"
+
+
+def concept_text(folded: str) -> str:
+    """Glossary terms replaced by their concept token ("carte refusee" -> "zzcard zzdeclined").
+
+    Works on lower-cased, accent-folded text without punctuation (``text.for_dedup``). The
+    tokens start with ``CONCEPT_PREFIX`` so that callers can keep them whole.
+    """
+    scan = _concept_patterns()[0]
+
+    def token(match: re.Match[str]) -> str:
+        name = _concept_of(match.group())
+        return f" {CONCEPT_PREFIX}{name} " if name else match.group()
+
+    return scan.sub(token, folded)
