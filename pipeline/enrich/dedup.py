@@ -34,6 +34,7 @@ class _Entry:
 class _BrandWindow:
     entries: deque[_Entry] = field(default_factory=deque)
     index: dict[str, deque[_Entry]] = field(default_factory=dict)
+    first_by_key: dict[str, _Entry] = field(default_factory=dict)
 
 
 def _shingles(key: str) -> frozenset[str]:
@@ -75,6 +76,7 @@ class NearDuplicateIndex:
         root = match.root_id if match is not None else event_id
         entry = _Entry(event_id, root, created_at, key, shingles)
         window.entries.append(entry)
+        window.first_by_key.setdefault(key, entry)
         index = window.index
         for shingle in shingles:
             posting = index.get(shingle)
@@ -87,6 +89,9 @@ class NearDuplicateIndex:
 
     def _best_match(self, window: _BrandWindow, key: str, shingles: frozenset[str],
                     created_at: datetime) -> _Entry | None:
+        exact = window.first_by_key.get(key)
+        if exact is not None and abs(created_at - exact.created_at) <= self._window:
+            return exact  # a verbatim repost (copy-paste spam): no need to score candidates
         votes: Counter[int] = Counter()
         by_id: dict[int, _Entry] = {}
         many = len(shingles) >= 4
@@ -115,6 +120,8 @@ class NearDuplicateIndex:
                            or now - entries[0].created_at > self._window):
             old = entries.popleft()
             self._seen_ids.pop(old.event_id, None)
+            if window.first_by_key.get(old.key) is old:
+                del window.first_by_key[old.key]
             for shingle in old.shingles:
                 posting = window.index.get(shingle)
                 if posting is None:

@@ -160,7 +160,8 @@ class Enricher:
             else {}
         if self.config.crisis_threshold is not None:
             self._thresholds["crisis"] = self.config.crisis_threshold
-        lexicons()  # compile the cue patterns now, not on the first message
+        lexicons()  # compile the cue and concept patterns now, not on the first message
+        content_words("")
         self.model_version = f"{MODEL_VERSION}+{self._models.meta.get('digest', 'unknown')}"
         self._area_classes = [ProductArea(c) for c in self._models.classes("product_area")]
         self._area_masks: dict[str, np.ndarray] = {}
