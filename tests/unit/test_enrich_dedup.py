@@ -66,3 +66,14 @@ def test_window_is_bounded_in_items() -> None:
         index.check_and_add("Croque", f"x{i}", f"message numéro {i} sans aucun rapport {i * 7}",
                             T0 + timedelta(minutes=i))
     assert index.check_and_add("Croque", "b", TEXT, T0 + timedelta(minutes=10)) is None
+
+
+def test_verbatim_reposts_all_point_at_the_first_even_once_it_left_the_window() -> None:
+    index = NearDuplicateIndex(timedelta(hours=72), threshold=85, min_chars=16,
+                               max_items_per_brand=3)
+    assert index.check_and_add("Croque", "a", TEXT, T0) is None
+    answers = [index.check_and_add("Croque", f"r{n}", TEXT, T0 + timedelta(minutes=n))
+               for n in range(1, 6)]  # the window holds 3 items: "a" is evicted on the way
+    assert answers == ["a"] * 5
+    later = index.check_and_add("Croque", "late", TEXT, T0 + timedelta(hours=80))
+    assert later is None  # every copy is older than the window: a new chain starts
