@@ -96,9 +96,7 @@ def create_app(settings: Settings, sink_factory: Callable[[Settings], TicketSink
     @app.agent(topics["social.events"], name="enrich")
     async def enrich_agent(stream: StreamT[bytes]) -> None:
         if "enricher" not in state:
-            factory = enricher_factory or (lambda: Enricher(EnrichConfig(
-                confidence_floor=settings.confidence_floor,
-                dup_window_hours=settings.dup_window_hours)))
+            factory = enricher_factory or (lambda: Enricher(EnrichConfig()))
             state["enricher"] = await asyncio.to_thread(factory)
         enricher: Enricher = state["enricher"]
         repeats = RepeatFilter()

@@ -100,9 +100,7 @@ class StagePipeline:
         self.suffix = suffix
         self.brands = BrandDirectory.load(settings.brands_file)
         self.rules: RuleSet = load_rules(settings.rules_file)
-        self.enricher = enricher or Enricher(EnrichConfig(
-            confidence_floor=settings.confidence_floor,
-            dup_window_hours=settings.dup_window_hours))
+        self.enricher = enricher or Enricher(EnrichConfig())
 
     def run(self, values: Sequence[bytes], origins: Sequence[Origin]) -> list[Output]:
         """Every output of the chain for these records, in order, on versioned topics."""

@@ -72,11 +72,6 @@ class Settings(BaseSettings):
         default=6000, description="Consumer session timeout (short: group joins wait on it)."
     )
     heartbeat_interval_ms: int = Field(default=2000, description="Consumer heartbeat interval.")
-    confidence_floor: float = Field(
-        default=0.0, ge=0.0, le=1.0,
-        description="Labels below this confidence mark the event needs_review.",
-    )
-    dup_window_hours: float = Field(default=72.0, gt=0, description="Near-duplicate window.")
     quality_enabled: bool = Field(
         default=True,
         description="Run the data-quality agents (quarantine and per-batch results).",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.models import ProductArea
 
@@ -33,16 +34,23 @@ def _default_brand_areas() -> dict[str, list[ProductArea]]:
     }
 
 
-class EnrichConfig(BaseModel):
-    """Knobs of the enrichment stage; every field has a working default."""
+class EnrichConfig(BaseSettings):
+    """Knobs of the enrichment stage, each an environment variable with a working default.
 
-    model_config = ConfigDict(extra="forbid")
+    The worker, ``porte-voix enrich``, replay and evaluation all build it the same way, so
+    one variable changes the stage everywhere it runs.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PORTE_VOIX_ENRICH_", extra="forbid")
 
     confidence_floor: float = Field(
         default=0.45, ge=0.0, le=1.0,
-        description="A sentiment, intent or area confidence below this asks for a human review.",
+        description="A sentiment, intent or area confidence below this asks for a human review "
+                    "(needs_review; 0 turns review off).",
     )
-    dup_window_hours: float = Field(default=72.0, gt=0.0)
+    dup_window_hours: float = Field(
+        default=72.0, gt=0.0,
+        description="A message repeating one older than this is not linked to it (dup_of).")
     dup_threshold: float = Field(
         default=85.0, ge=0.0, le=100.0,
         description="rapidfuzz ratio (0-100) on normalised text above which two texts are dups.",
@@ -53,14 +61,20 @@ class EnrichConfig(BaseModel):
     dup_max_items_per_brand: int = Field(
         default=20_000, ge=1, description="Bound of the per-brand window kept in memory."
     )
-    brand_areas: dict[str, list[ProductArea]] = Field(default_factory=_default_brand_areas)
-    tier_micro_followers: int = Field(default=10_000, ge=0)
-    tier_macro_followers: int = Field(default=100_000, ge=0)
-    tier_celebrity_followers: int = Field(default=1_000_000, ge=0)
+    brand_areas: dict[str, list[ProductArea]] = Field(
+        default_factory=_default_brand_areas,
+        description="Product areas each brand has, as JSON (brands not listed: every area).")
+    tier_micro_followers: int = Field(
+        default=10_000, ge=0, description="Followers from which an author is a micro influencer.")
+    tier_macro_followers: int = Field(
+        default=100_000, ge=0, description="Followers from which an author is a macro influencer.")
+    tier_celebrity_followers: int = Field(
+        default=1_000_000, ge=0, description="Followers from which an author is a celebrity.")
     max_known_authors: int = Field(
         default=200_000, ge=1, description="Bound of the author memory for author_first_time."
     )
-    model_path: Path = Field(default=DEFAULT_MODEL_PATH)
+    model_path: Path = Field(
+        default=DEFAULT_MODEL_PATH, description="Text models file (written by `make train`).")
     incidents: bool = Field(
         default=True, description="Mark every member of an incident cluster as a crisis signal.")
     incident_similarity: float = Field(

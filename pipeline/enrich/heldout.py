@@ -59,6 +59,10 @@ def load_records(train_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
+# The modules whose code changes what training produces (features, term weights, heads).
+_TRAINING_CODE = ("classifier", "features", "incidents", "lang", "pii", "text", "train")
+
+
 def fold_models(examples: Sequence[Example], train_idx: Sequence[int], cache: Path,
                 thresholds: dict[str, float]) -> Path:
     """Models trained on the given examples only, cached on disk by their digest.
@@ -68,7 +72,8 @@ def fold_models(examples: Sequence[Example], train_idx: Sequence[int], cache: Pa
     """
     hasher = hashlib.sha256("\n".join(examples[i].doc.text for i in train_idx).encode())
     package = Path(__file__).parent
-    for source in sorted([*package.glob("*.py"), *(package / "lexicons").glob("*")]):
+    shaping = [package / f"{name}.py" for name in _TRAINING_CODE]
+    for source in sorted([*shaping, *(package / "lexicons").glob("*")]):
         if source.is_file():
             hasher.update(source.read_bytes())
     digest = hasher.hexdigest()[:12]

@@ -48,8 +48,7 @@ def pipeline_sample(demo: Path | None = None) -> dict[str, list[bytes]]:
     settings = get_settings()
     brands = BrandDirectory.load(settings.brands_file)
     rules = load_rules(settings.rules_file)
-    enricher = Enricher(EnrichConfig(confidence_floor=settings.confidence_floor,
-                                     dup_window_hours=settings.dup_window_hours))
+    enricher = Enricher(EnrichConfig())
     raws = [env.model_dump_json().encode()
             for env in BackfillSource(BackfillConfig(path=demo or DEMO_TRAFFIC)).read()]
     events = [out for raw in raws
