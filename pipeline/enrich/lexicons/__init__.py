@@ -9,6 +9,7 @@ phrase listed in two families counts for both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -79,17 +80,21 @@ def _trie_regex(node: dict[str, dict]) -> str:  # type: ignore[type-arg]
     return f"(?:{body})?" if _END in node else body
 
 
+def _scan_pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    """Whole-word pattern over many phrases, prefix-factored (greedy: longest phrase wins)."""
+    root: dict[str, dict] = {}  # type: ignore[type-arg]
+    for phrase in phrases:
+        node = root
+        for atom in _atoms(phrase):
+            node = node.setdefault(atom, {})
+        node[_END] = {}
+    return re.compile(r"(?<!\w)" + _trie_regex(root) + r"(?!\w)")
+
+
 @lru_cache(maxsize=1)
 def _combined() -> re.Pattern[str]:
-    """Every family's phrases in one prefix-factored pattern (greedy: longest phrase wins)."""
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
-    for family in FAMILIES:
-        for phrase in _phrases(family):
-            node = root
-            for atom in _atoms(phrase):
-                node = node.setdefault(atom, {})
-            node[_END] = {}
-    return re.compile(r"(?<!\w)" + _trie_regex(root) + r"(?!\w)")
+    """Every family's phrases in one scan pattern."""
+    return _scan_pattern(phrase for family in FAMILIES for phrase in _phrases(family))
 
 
 @lru_cache(maxsize=4096)
@@ -125,14 +130,7 @@ def _concept_terms() -> list[tuple[str, list[str]]]:
 def _concept_patterns() -> tuple[re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]]:
     """One prefix-factored scan pattern over every term, and each concept's own pattern."""
     table = _concept_terms()
-    root: dict[str, dict] = {}  # type: ignore[type-arg]
-    for _, terms in table:
-        for term in terms:
-            node = root
-            for atom in _atoms(term):
-                node = node.setdefault(atom, {})
-            node[_END] = {}
-    scan = re.compile(r"(?<!\w)" + _trie_regex(root) + r"(?!\w)")
+    scan = _scan_pattern(term for _, terms in table for term in terms)
     own = tuple((name, re.compile(r"(?:" + _alternation(set(terms)) + r")"))
                 for name, terms in table)
     return scan, own
