@@ -160,6 +160,11 @@ class Enricher:
             else {}
         if self.config.crisis_threshold is not None:
             self._thresholds["crisis"] = self.config.crisis_threshold
+        self._intent_thresholds: dict[str, dict[str, float]] = {}
+        for key, value in self._thresholds.items():
+            head, at, intent = key.partition("@")
+            if at:
+                self._intent_thresholds.setdefault(head, {})[intent] = value
         lexicons()  # compile the cue and concept patterns now, not on the first message
         content_words("")
         self.model_version = f"{MODEL_VERSION}+{self._models.meta.get('digest', 'unknown')}"
@@ -262,7 +267,9 @@ class Enricher:
             """Head above its threshold: the predicted intent's own one where training chose
             one (``actionable@toxic``), else the head's."""
             base = self._thresholds.get(name, 0.5)
-            cut = np.array([self._thresholds.get(f"{name}@{i}", base) for i in intent])
+            per_intent = self._intent_thresholds.get(name)
+            cut = base if per_intent is None else np.array(
+                [per_intent.get(i, base) for i in intent])
             return (column(name, "1") >= cut).tolist()
 
         urgency, _ = pick("urgency")
