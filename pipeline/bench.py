@@ -69,7 +69,6 @@ from schemas.models import (
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "infra" / "demo" / "demo_traffic.jsonl"
-TRAIN_DIR = REPO / "data" / "train"
 
 
 def bench_envelopes(count: int, brands_file: Path = DEFAULT_BRANDS) -> list[RawEnvelope]:
@@ -181,13 +180,12 @@ def _fake_enriched(event_json: bytes) -> bytes:
 
 def corpus_events() -> list[bytes]:
     """The distinct labelled messages of ``data/train`` as serialized ``SocialEvent``s."""
-    from pipeline.offline import read_jsonl, record_to_event
+    from pipeline.enrich.heldout import load_records
+    from pipeline.enrich.train import TRAIN_DIR
+    from pipeline.offline import record_to_event
 
-    lines = [line for path in sorted(TRAIN_DIR.glob("*.jsonl"))
-             for line in path.read_text(encoding="utf-8").splitlines()]
-    records = list({r["text"]: r for r in read_jsonl(lines) if r.get("text")}.values())
     return [record_to_event({**r, "id": f"c{i}"}, i).model_dump_json().encode()
-            for i, r in enumerate(records)]
+            for i, r in enumerate(load_records(TRAIN_DIR))]
 
 
 def _enrich_eps(events: list[bytes], passes: int = 3) -> tuple[float, int]:
