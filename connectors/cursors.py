@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from types import TracebackType
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from connectors.reading import ReadTimeout, assign_from_start, read_batches
+from connectors.reading import ReadTimeout, iter_from_start
 from pipeline.errors import Retriable
 from schemas.models import CursorState
 
@@ -46,20 +46,14 @@ class KafkaCursorStore:
 
     def read_all(self) -> dict[str, CursorState]:
         """Every cursor on the topic, last value per key (tombstones delete)."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                 enable_auto_commit=False, auto_offset_reset="earliest",
-                                 fetch_max_wait_ms=100, client_id="porte-voix-cursors-read")
         states: dict[str, CursorState] = {}
         try:
-            partitions = assign_from_start(consumer, [self.topic])
-            for batch in read_batches(consumer, partitions, timeout=self.read_timeout,
-                                      strict=True):
+            for batch in iter_from_start(self.bootstrap, [self.topic], timeout=self.read_timeout,
+                                         strict=True, client_id="porte-voix-cursors-read"):
                 for record in batch:
                     self._apply(states, record.key, record.value)
         except (LookupError, ReadTimeout, KafkaError) as exc:
             raise Retriable(f"reading {self.topic}: {exc}") from exc
-        finally:
-            consumer.close()
         return states
 
     @staticmethod

@@ -74,21 +74,27 @@ def assign_from_start(consumer: KafkaConsumer, topics: Sequence[str],
     return partitions
 
 
-def read_from_start(bootstrap: str | list[str], topics: list[str], min_count: int = 0,
+def iter_from_start(bootstrap: str | list[str], topics: list[str], min_count: int = 0,
                     timeout: float = 60.0, quiet: float = 0.0, *, strict: bool = False,
-                    client_id: str = "porte-voix-read") -> list[ConsumerRecord]:
-    """Every record of ``topics``, from the beginning to the end (see ``read_batches``).
-
-    Topics that do not exist yet read as empty, unless ``strict``.
+                    client_id: str = "porte-voix-read") -> Iterator[list[ConsumerRecord]]:
+    """Batches of ``topics`` from the beginning to the end (see ``read_batches``), on a
+    consumer of its own. Topics that do not exist yet read as empty, unless ``strict``.
     """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              fetch_max_wait_ms=100, client_id=client_id)
     try:
         partitions = assign_from_start(consumer, topics, missing_ok=not strict)
-        return [record for batch in read_batches(consumer, partitions, timeout=timeout,
-                                                 min_count=min_count, quiet=quiet,
-                                                 strict=strict)
-                for record in batch]
+        yield from read_batches(consumer, partitions, timeout=timeout, min_count=min_count,
+                                quiet=quiet, strict=strict)
     finally:
         consumer.close()
+
+
+def read_from_start(bootstrap: str | list[str], topics: list[str], min_count: int = 0,
+                    timeout: float = 60.0, quiet: float = 0.0, *, strict: bool = False,
+                    client_id: str = "porte-voix-read") -> list[ConsumerRecord]:
+    """Every record of ``topics``, from the beginning to the end (see ``iter_from_start``)."""
+    return [record for batch in iter_from_start(bootstrap, topics, min_count, timeout, quiet,
+                                                strict=strict, client_id=client_id)
+            for record in batch]
